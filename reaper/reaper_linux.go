@@ -1,0 +1,50 @@
+package reaper
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// Exit is one child collected by Reap.
+type Exit struct {
+	Pid    int
+	Status unix.WaitStatus
+}
+
+// Reap appends every child that has exited to buf and returns it. It
+// returns when wait4 reports nothing more to collect, or no children.
+func Reap(buf []Exit) ([]Exit, error) {
+	for {
+		var ws unix.WaitStatus
+		// __WALL also collects children whose exit signal is not SIGCHLD
+		// (clone(2) with another signal): nothing may stay a zombie.
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WALL, nil)
+		switch {
+		case err == nil && pid > 0:
+			buf = append(buf, Exit{Pid: pid, Status: ws})
+		case err == nil:
+			// pid 0: children exist, none has exited yet.
+			return buf, nil
+		case errors.Is(err, unix.EINTR):
+			// A signal landed on this thread mid-call; nothing was lost.
+			continue
+		case errors.Is(err, unix.ECHILD):
+			// No children at all: the normal end of a sweep.
+			return buf, nil
+		default:
+			// Only EINVAL is documented, a bug in the options above.
+			return buf, fmt.Errorf("wait4(-1, WNOHANG|__WALL): %w", err)
+		}
+	}
+}
+
+// SetSubreaper makes the calling process a child subreaper, so that
+// orphans below it are re-parented to it rather than to the real PID 1.
+func SetSubreaper() error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,51 @@
+// Package signals knows which signals tinit handles and what it does with
+// each: names and numbers, the set registered with os/signal, the --rewrite
+// map, and the kill(2) call that forwards a signal to the main child.
+//
+// Invariants:
+//
+//   - Register is called once, first thing in main, before any child
+//     exists. A Go program that has not asked for SIGTERM is killed by it
+//     (exit 2 when PID 1 gets it through the runtime), so registration
+//     cannot wait for the configuration to be parsed.
+//   - os/signal never blocks: a signal that finds its channel full is
+//     dropped. SIGCHLD coalesces in the kernel anyway, so it has a 1-slot
+//     channel of its own; the signals to forward share a channel with room
+//     (ForwardBuffer), so that an orphan storm flooding SIGCHLD can never
+//     cost a SIGTERM.
+//   - The only package-level state is what os/signal itself needs.
+//
+// What happens to each signal (see Classify):
+//
+//   - Forwarded: every catchable signal not listed below, including the
+//     real-time signals SIGRTMIN..SIGRTMAX (34..64) and SIGABRT, which can
+//     only reach tinit from kill(2) since tinit never calls abort.
+//   - SIGCHLD: drives the reaper, never forwarded.
+//   - SIGURG: the Go runtime's goroutine preemption signal. It is not
+//     registered at all; forwarding it would send the child a stream of
+//     signals it never asked for.
+//   - SIGTTIN, SIGTTOU: caught and dropped. Caught, not ignored: an ignored
+//     disposition survives execve and the child would inherit it, while a
+//     caught one is reset to the default. Dropped, so that tinit itself is
+//     never stopped by touching the terminal from a background group.
+//   - SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS: synchronous faults.
+//     A real fault in tinit still crashes it (the runtime turns it into a
+//     panic); one sent with kill(2) is caught and dropped instead of
+//     reaching the runtime's default handler.
+//   - SIGPIPE: the kernel raises it on tinit's own write to a closed pipe
+//     (stderr of a log collector that went away). os/signal cannot tell
+//     that from a kill(2), and it is never meant for the child: caught and
+//     dropped, so a broken log pipe neither kills PID 1 nor the app.
+//   - SIGHUP, SIGINT: forwarded, unless tinit started with them ignored
+//     (nohup, a background job). Then they are not registered at all:
+//     registering would un-ignore them, and the child would lose the
+//     ignore it inherited. tini keeps these ignores too.
+//   - SIGKILL, SIGSTOP cannot be caught. Signals 32 and 33 are reserved by
+//     the C library's thread implementation and are neither registered nor
+//     accepted by name.
+//
+// The Go runtime replaces every other ignored disposition tinit inherits
+// before main runs (only SIGHUP's and SIGINT's are kept), so unlike tini,
+// tinit cannot pass an inherited ignore of, say, SIGUSR1 on to the child:
+// the child always starts with that signal at its default.
+package signals

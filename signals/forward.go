@@ -1,0 +1,66 @@
+package signals
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Rewrite maps a received signal to the one sent to the child. A zero
+// value drops the signal.
+type Rewrite map[unix.Signal]unix.Signal
+
+// ParseRewrite reads one FROM:TO pair, as given to --rewrite: "TERM:QUIT",
+// "SIGUSR1:0" (drop). FROM must be a signal tinit forwards.
+func ParseRewrite(s string) (from, to unix.Signal, err error) {
+	f, t, ok := strings.Cut(s, ":")
+	if !ok {
+		return 0, 0, fmt.Errorf("rewrite %q: want FROM:TO, such as TERM:QUIT (TO may be 0 to drop)", s)
+	}
+	if from, err = Parse(f); err != nil {
+		return 0, 0, fmt.Errorf("rewrite %q: %w", s, err)
+	}
+	if Classify(from) != Forward {
+		return 0, 0, fmt.Errorf("rewrite %q: %s is never forwarded, so it cannot be rewritten", s, Name(from))
+	}
+	if strings.TrimSpace(t) == "0" {
+		return from, 0, nil
+	}
+	if to, err = Parse(t); err != nil {
+		return 0, 0, fmt.Errorf("rewrite %q: %w", s, err)
+	}
+	return from, to, nil
+}
+
+// Apply returns the signal to send for a received sig: sig itself unless
+// a rewrite says otherwise; 0 means drop it.
+func (r Rewrite) Apply(sig unix.Signal) unix.Signal {
+	if to, ok := r[sig]; ok {
+		return to
+	}
+	return sig
+}
+
+// ErrNoProcess means the target was gone: the child, or its whole group,
+// had already exited.
+var ErrNoProcess = errors.New("no such process")
+
+// Send delivers sig to pid, or to the process group pid leads when group
+// is set.
+func Send(pid int, group bool, sig unix.Signal) error {
+	target := pid
+	if group {
+		target = -pid
+	}
+	err := unix.Kill(target, sig)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.ESRCH):
+		return fmt.Errorf("send %s to %d: %w", Name(sig), target, ErrNoProcess)
+	default:
+		return fmt.Errorf("send %s to %d: %w", Name(sig), target, err)
+	}
+}

@@ -1,0 +1,86 @@
+package signals
+
+import (
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+)
+
+// Action is what tinit does with a signal it receives.
+type Action int
+
+const (
+	// Forward: rewrite, then send to the main child (or its group).
+	Forward Action = iota
+	// Reap: SIGCHLD, run the reaper.
+	Reap
+	// Drop: caught so that it neither stops nor crashes tinit, and so that
+	// the child starts with the default disposition; never forwarded.
+	Drop
+	// Unhandled: never registered (uncatchable, or owned by the runtime or
+	// the C library).
+	Unhandled
+)
+
+// ForwardBuffer is the room in the forwarded signals' channel. Identical
+// signals pending in the runtime coalesce before they reach a channel, so
+// this only needs room for a burst of distinct signals arriving while the
+// loop is busy reaping an orphan storm.
+const ForwardBuffer = 128
+
+// Classify says what tinit does with sig. See the package doc for why.
+func Classify(sig unix.Signal) Action {
+	switch sig {
+	case unix.SIGCHLD:
+		return Reap
+	case unix.SIGKILL, unix.SIGSTOP, unix.SIGURG:
+		return Unhandled
+	case unix.SIGTTIN, unix.SIGTTOU, unix.SIGPIPE,
+		unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSYS:
+		return Drop
+	}
+	if !valid(int(sig)) {
+		return Unhandled
+	}
+	return Forward
+}
+
+// Channels are the receiving ends that Register sets up.
+type Channels struct {
+	// Child receives SIGCHLD. One slot: SIGCHLDs coalesce, and the reaper
+	// loops until nothing is left, so one pending wake-up is enough.
+	Child <-chan os.Signal
+	// Other receives every other registered signal, forwarded or dropped.
+	Other <-chan os.Signal
+	// KeptIgnored lists SIGHUP and SIGINT when tinit started with them
+	// ignored: they are left ignored, for tinit and for the child.
+	KeptIgnored []unix.Signal
+}
+
+// Register asks os/signal for every signal tinit handles. Call it once,
+// first thing in main, before any child exists.
+func Register() *Channels {
+	child := make(chan os.Signal, 1)
+	other := make(chan os.Signal, ForwardBuffer)
+	c := &Channels{Child: child, Other: other}
+
+	signal.Notify(child, unix.SIGCHLD)
+	var set []os.Signal
+	for n := 1; n <= RTMax; n++ {
+		sig := unix.Signal(n)
+		a := Classify(sig)
+		if a != Forward && a != Drop {
+			continue
+		}
+		// The runtime keeps an inherited SIG_IGN only for these two, and
+		// Notify would replace it with a handler.
+		if (sig == unix.SIGHUP || sig == unix.SIGINT) && signal.Ignored(sig) {
+			c.KeptIgnored = append(c.KeptIgnored, sig)
+			continue
+		}
+		set = append(set, sig)
+	}
+	signal.Notify(other, set...)
+	return c
+}

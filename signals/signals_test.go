@@ -1,0 +1,132 @@
+package signals
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in   string
+		want unix.Signal
+	}{
+		{"TERM", unix.SIGTERM},
+		{"SIGTERM", unix.SIGTERM},
+		{"sigterm", unix.SIGTERM},
+		{"hup", unix.SIGHUP},
+		{"15", unix.SIGTERM},
+		{"9", unix.SIGKILL},
+		{"IOT", unix.SIGABRT},
+		{"SIGCLD", unix.SIGCHLD},
+		{"RTMIN", 34},
+		{"SIGRTMIN+3", 37},
+		{"RTMAX", 64},
+		{"RTMAX-2", 62},
+		{"34", 34},
+		{"64", 64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in+" parses", func(t *testing.T) {
+			got, err := Parse(tt.in)
+			if err != nil || got != tt.want {
+				t.Fatalf("Parse(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{"", "0", "32", "33", "65", "-1", "TERMS", "SIG", "RTMIN-1", "RTMAX+1", "RTMIN+31", "RTMIN+x", "1.5"} {
+		t.Run(bad+" is rejected", func(t *testing.T) {
+			if got, err := Parse(bad); err == nil {
+				t.Fatalf("Parse(%q) = %d, want an error", bad, got)
+			}
+		})
+	}
+}
+
+func TestNameRoundTrips(t *testing.T) {
+	for n := 1; n <= RTMax; n++ {
+		if !valid(n) {
+			continue
+		}
+		name := Name(unix.Signal(n))
+		got, err := Parse(name)
+		if err != nil || got != unix.Signal(n) {
+			t.Errorf("Parse(Name(%d)=%q) = %d, %v", n, name, got, err)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		sig  unix.Signal
+		want Action
+	}{
+		{unix.SIGTERM, Forward},
+		{unix.SIGINT, Forward},
+		{unix.SIGHUP, Forward},
+		{unix.SIGWINCH, Forward},
+		{unix.SIGALRM, Forward},
+		{unix.SIGABRT, Forward},
+		{unix.SIGTSTP, Forward},
+		{40, Forward},
+		{unix.SIGCHLD, Reap},
+		{unix.SIGURG, Unhandled},
+		{unix.SIGKILL, Unhandled},
+		{unix.SIGSTOP, Unhandled},
+		{32, Unhandled},
+		{33, Unhandled},
+		{unix.SIGTTIN, Drop},
+		{unix.SIGTTOU, Drop},
+		{unix.SIGSEGV, Drop},
+		{unix.SIGPIPE, Drop},
+	}
+	for _, tt := range tests {
+		if got := Classify(tt.sig); got != tt.want {
+			t.Errorf("Classify(%s) = %d, want %d", Name(tt.sig), got, tt.want)
+		}
+	}
+}
+
+func TestParseRewrite(t *testing.T) {
+	tests := []struct {
+		in       string
+		from, to unix.Signal
+		wantErr  bool
+	}{
+		{in: "TERM:QUIT", from: unix.SIGTERM, to: unix.SIGQUIT},
+		{in: "SIGUSR1:0", from: unix.SIGUSR1, to: 0},
+		{in: "15:9", from: unix.SIGTERM, to: unix.SIGKILL},
+		{in: "TERM", wantErr: true},
+		{in: "CHLD:TERM", wantErr: true},
+		{in: "URG:TERM", wantErr: true},
+		{in: "TTOU:TERM", wantErr: true},
+		{in: "TERM:NOPE", wantErr: true},
+		{in: "TERM:", wantErr: true},
+		{in: ":TERM", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			from, to, err := ParseRewrite(tt.in)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("ParseRewrite(%q) = %d:%d, want an error", tt.in, from, to)
+				}
+				return
+			}
+			if err != nil || from != tt.from || to != tt.to {
+				t.Fatalf("ParseRewrite(%q) = %d:%d, %v; want %d:%d", tt.in, from, to, err, tt.from, tt.to)
+			}
+		})
+	}
+}
+
+func TestRewriteApply(t *testing.T) {
+	r := Rewrite{unix.SIGTERM: unix.SIGQUIT, unix.SIGUSR1: 0}
+	for in, want := range map[unix.Signal]unix.Signal{
+		unix.SIGTERM: unix.SIGQUIT, unix.SIGUSR1: 0, unix.SIGHUP: unix.SIGHUP,
+	} {
+		if got := r.Apply(in); got != want {
+			t.Errorf("Apply(%s) = %d, want %d", Name(in), got, want)
+		}
+	}
+}
