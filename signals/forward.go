@@ -17,19 +17,19 @@ type Rewrite map[unix.Signal]unix.Signal
 func ParseRewrite(s string) (from, to unix.Signal, err error) {
 	f, t, ok := strings.Cut(s, ":")
 	if !ok {
-		return 0, 0, fmt.Errorf("rewrite %q: want FROM:TO, such as TERM:QUIT (TO may be 0 to drop)", s)
+		return 0, 0, fmt.Errorf("%q: want FROM:TO, such as TERM:QUIT (TO may be 0 to drop)", s)
 	}
 	if from, err = Parse(f); err != nil {
-		return 0, 0, fmt.Errorf("rewrite %q: %w", s, err)
+		return 0, 0, fmt.Errorf("%q: %w", s, err)
 	}
 	if Classify(from) != Forward {
-		return 0, 0, fmt.Errorf("rewrite %q: %s is never forwarded, so it cannot be rewritten", s, Name(from))
+		return 0, 0, fmt.Errorf("%q: %s is never forwarded, so it cannot be rewritten", s, Name(from))
 	}
 	if strings.TrimSpace(t) == "0" {
 		return from, 0, nil
 	}
 	if to, err = Parse(t); err != nil {
-		return 0, 0, fmt.Errorf("rewrite %q: %w", s, err)
+		return 0, 0, fmt.Errorf("%q: %w", s, err)
 	}
 	return from, to, nil
 }

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/kelseyhightower/envconfig"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	supervise "github.com/tinit/tinit/init"
+	"github.com/tinit/tinit/signals"
+)
+
+// envVars holds the TINIT_* variables as envconfig reads them. Every field
+// is a *string: nil means unset, and parsing happens in validate, for
+// variables and flags alike, so that every problem is reported at once and
+// names where the value came from.
+type envVars struct {
+	SingleChild       *string `envconfig:"SINGLE_CHILD"`
+	Rewrite           *string `envconfig:"REWRITE"`
+	ExpectExit        *string `envconfig:"EXPECT_EXIT"`
+	RemapExit         *string `envconfig:"REMAP_EXIT"`
+	Subreaper         *string `envconfig:"SUBREAPER"`
+	ParentDeathSignal *string `envconfig:"PARENT_DEATH_SIGNAL"`
+	WarnOnReap        *string `envconfig:"WARN_ON_REAP"`
+	LogLevel          *string `envconfig:"LOG_LEVEL"`
+	LogFormat         *string `envconfig:"LOG_FORMAT"`
+}
+
+// byFlag maps a flag's long name to its variable's value.
+func (e *envVars) byFlag() map[string]*string {
+	return map[string]*string{
+		"single-child": e.SingleChild, "rewrite": e.Rewrite,
+		"expect-exit": e.ExpectExit, "remap-exit": e.RemapExit,
+		"subreaper": e.Subreaper, "parent-death-signal": e.ParentDeathSignal,
+		"warn-on-reap": e.WarnOnReap, "log-level": e.LogLevel, "log-format": e.LogFormat,
+	}
+}
+
+// settings is the validated configuration.
+type settings struct {
+	mode       string // "", "help" or "version"
+	argv       []string
+	group      bool
+	rewrite    signals.Rewrite
+	exitMap    supervise.ExitMap
+	subreaper  *bool // nil: automatic (on unless tinit is PID 1)
+	pdeathsig  unix.Signal
+	warnOnReap bool
+	level      logrus.Level
+	json       bool
+}
+
+// input is one setting's raw values and where they came from ("--rewrite",
+// "TINIT_REWRITE").
+type input struct {
+	src  string
+	vals []string
+}
+
+// load reads the command line and the environment into settings.
+func load(args []string) (*settings, []error) {
+	cl, err := parseArgs(args)
+	if err != nil {
+		return nil, []error{err}
+	}
+	var env envVars
+	// Fields are strings: envconfig cannot fail on a value, only on the
+	// struct itself.
+	if err := envconfig.Process("TINIT", &env); err != nil {
+		return nil, []error{fmt.Errorf("read TINIT_* variables: %w", err)}
+	}
+	return validate(cl, &env, os.LookupEnv)
+}
+
+// validate merges flags over variables over defaults and checks every
+// value. It returns every problem found, each naming its flag or variable.
+func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*settings, []error) {
+	s := &settings{group: true, level: logrus.WarnLevel}
+	var errs []error
+	bad := func(src, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{src}, a...)...))
+	}
+	vars := env.byFlag()
+	pick := func(long string) (input, bool) {
+		if cl.has(long) {
+			return input{src: cl.spelled[long], vals: cl.values[long]}, true
+		}
+		o := lookupLong(long)
+		if v := vars[long]; v != nil {
+			if o.repeat {
+				return input{src: o.env, vals: splitList(*v)}, true
+			}
+			return input{src: o.env, vals: []string{*v}}, true
+		}
+		return input{}, false
+	}
+	boolean := func(in input) bool {
+		b, err := strconv.ParseBool(strings.TrimSpace(in.vals[0]))
+		if err != nil {
+			bad(in.src, "%q: want true or false", in.vals[0])
+		}
+		return b
+	}
+
+	switch {
+	case cl.has("help"):
+		s.mode = "help"
+		return s, nil
+	case cl.has("version"):
+		s.mode = "version"
+		return s, nil
+	}
+
+	// Forwarding target: -g and --single-child are two sides of one switch.
+	if cl.has("process-group") && cl.has("single-child") {
+		errs = append(errs, errors.New("-g and --single-child contradict each other: give one"))
+	} else if cl.has("process-group") {
+		s.group = true
+	} else if in, ok := pick("single-child"); ok {
+		s.group = !boolean(in)
+	}
+	// TINI_KILL_PROCESS_GROUP asks for the group, which is the default.
+
+	if in, ok := pick("rewrite"); ok {
+		s.rewrite = signals.Rewrite{}
+		for _, v := range in.vals {
+			from, to, err := signals.ParseRewrite(v)
+			if err != nil {
+				bad(in.src, "%v", err)
+				continue
+			}
+			if _, dup := s.rewrite[from]; dup {
+				bad(in.src, "%s rewritten twice", signals.Name(from))
+				continue
+			}
+			s.rewrite[from] = to
+		}
+	}
+
+	s.exitMap = supervise.ExitMap{}
+	if in, ok := pick("expect-exit"); ok {
+		for _, v := range in.vals {
+			if n, ok := exitCode(v); !ok {
+				bad(in.src, "%q: want an exit code from 0 to 255", v)
+			} else {
+				s.exitMap[n] = 0
+			}
+		}
+	}
+	if in, ok := pick("remap-exit"); ok {
+		for _, v := range in.vals {
+			from, to, found := strings.Cut(v, ":")
+			n, okN := exitCode(from)
+			m, okM := exitCode(to)
+			switch {
+			case !found || !okN || !okM:
+				bad(in.src, "%q: want N:M, two exit codes from 0 to 255", v)
+			case s.exitMap[n] != m && hasKey(s.exitMap, n):
+				bad(in.src, "%q: exit code %d is already mapped to %d (by -e or an earlier --remap-exit)", v, n, s.exitMap[n])
+			default:
+				s.exitMap[n] = m
+			}
+		}
+	}
+
+	if in, ok := pick("subreaper"); ok {
+		b := boolean(in)
+		s.subreaper = &b
+	} else if _, ok := lookup("TINI_SUBREAPER"); ok {
+		// tini enables it when the variable is set at all.
+		b := true
+		s.subreaper = &b
+	}
+
+	if in, ok := pick("parent-death-signal"); ok {
+		sig, err := signals.Parse(in.vals[0])
+		if err != nil {
+			bad(in.src, "%v", err)
+		}
+		s.pdeathsig = sig
+	}
+
+	if in, ok := pick("warn-on-reap"); ok {
+		s.warnOnReap = boolean(in)
+	}
+
+	// Log level: --log-level, then -v, then TINIT_LOG_LEVEL, then tini's
+	// TINI_VERBOSITY, then warn.
+	switch in, ok := pick("log-level"); {
+	case ok && (cl.has("log-level") || cl.verbose == 0):
+		lvl, err := logrus.ParseLevel(strings.TrimSpace(in.vals[0]))
+		if err != nil || lvl < logrus.ErrorLevel {
+			bad(in.src, "%q: want error, warn, info, debug or trace", in.vals[0])
+		}
+		s.level = lvl
+	case cl.verbose > 0:
+		s.level = min(logrus.WarnLevel+logrus.Level(cl.verbose), logrus.TraceLevel)
+	default:
+		if v, ok := lookup("TINI_VERBOSITY"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 0 {
+				bad("TINI_VERBOSITY", "%q: want a number from 0 to 5", v)
+			}
+			// tini: 1 (its default) prints fatal errors, 2 warnings, and
+			// so on up to 5, trace.
+			s.level = max(min(logrus.ErrorLevel+logrus.Level(max(n, 1)-1), logrus.TraceLevel), logrus.ErrorLevel)
+		}
+	}
+
+	if in, ok := pick("log-format"); ok {
+		switch strings.TrimSpace(in.vals[0]) {
+		case "text":
+		case "json":
+			s.json = true
+		default:
+			bad(in.src, "%q: want text or json", in.vals[0])
+		}
+	}
+
+	s.argv = cl.argv
+	if len(s.argv) == 0 {
+		errs = append(errs, errors.New("no PROGRAM given: usage is tinit [OPTIONS] [--] PROGRAM [ARGS...]"))
+	}
+	return s, errs
+}
+
+func hasKey(m map[int]int, k int) bool { _, ok := m[k]; return ok }
+
+// exitCode reads an exit code, 0 to 255.
+func exitCode(s string) (int, bool) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	return n, err == nil && n >= 0 && n <= 255
+}
+
+// splitList reads a comma-separated variable; empty items are skipped.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

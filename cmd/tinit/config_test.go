@@ -1,0 +1,190 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+)
+
+// loadWith runs the whole parse with a fake environment.
+func loadWith(t *testing.T, env map[string]string, args ...string) (*settings, []error) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	return load(args)
+}
+
+func TestParseArgsGetoptStyle(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		argv    []string
+		verbose int
+		values  map[string][]string
+	}{
+		{"PROGRAM after --", []string{"--", "sh", "-c", "x"}, []string{"sh", "-c", "x"}, 0, nil},
+		{"parsing stops at PROGRAM", []string{"-s", "sh", "-c", "x"}, []string{"sh", "-c", "x"}, 0, map[string][]string{"subreaper": {"true"}}},
+		{"clustered switches", []string{"-svvg", "--", "a"}, []string{"a"}, 2, map[string][]string{"subreaper": {"true"}, "process-group": {"true"}}},
+		{"attached short value", []string{"-pKILL", "a"}, []string{"a"}, 0, map[string][]string{"parent-death-signal": {"KILL"}}},
+		{"separate short value", []string{"-p", "KILL", "a"}, []string{"a"}, 0, map[string][]string{"parent-death-signal": {"KILL"}}},
+		{"switch then value in a cluster", []string{"-we", "143", "a"}, []string{"a"}, 0, map[string][]string{"warn-on-reap": {"true"}, "expect-exit": {"143"}}},
+		{"long with =", []string{"--rewrite=TERM:QUIT", "a"}, []string{"a"}, 0, map[string][]string{"rewrite": {"TERM:QUIT"}}},
+		{"long repeated", []string{"--rewrite", "TERM:QUIT", "--rewrite", "HUP:0", "a"}, []string{"a"}, 0, map[string][]string{"rewrite": {"TERM:QUIT", "HUP:0"}}},
+		{"a lone dash is PROGRAM", []string{"-"}, []string{"-"}, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseArgs(tt.args)
+			if err != nil {
+				t.Fatalf("parseArgs(%q): %v", tt.args, err)
+			}
+			if strings.Join(c.argv, " ") != strings.Join(tt.argv, " ") {
+				t.Errorf("argv = %q, want %q", c.argv, tt.argv)
+			}
+			if c.verbose != tt.verbose {
+				t.Errorf("verbose = %d, want %d", c.verbose, tt.verbose)
+			}
+			for k, want := range tt.values {
+				if got := strings.Join(c.values[k], ","); got != strings.Join(want, ",") {
+					t.Errorf("%s = %q, want %q", k, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestBadInputNamesItsSource(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string // must appear in the one error
+	}{
+		{"unknown long flag", nil, []string{"--nope", "a"}, "--nope"},
+		{"unknown short flag", nil, []string{"-x", "a"}, "-x"},
+		{"missing value", nil, []string{"--rewrite"}, "--rewrite needs a value"},
+		{"switch with a value", nil, []string{"--verbose=3", "a"}, "--verbose takes no value"},
+		{"switch given twice", nil, []string{"-p", "KILL", "-p", "TERM", "a"}, "-p given twice"},
+		{"no PROGRAM", nil, []string{"-s"}, "no PROGRAM"},
+		{"bad rewrite flag", nil, []string{"--rewrite", "TERM", "a"}, "--rewrite"},
+		{"rewrite of SIGCHLD", nil, []string{"--rewrite", "CHLD:TERM", "a"}, "never forwarded"},
+		{"same signal rewritten twice", nil, []string{"--rewrite", "TERM:QUIT", "--rewrite", "TERM:INT", "a"}, "SIGTERM rewritten twice"},
+		{"bad rewrite variable", map[string]string{"TINIT_REWRITE": "TERM:NOPE"}, []string{"a"}, "TINIT_REWRITE"},
+		{"exit code out of range", nil, []string{"-e", "256", "a"}, "-e"},
+		{"bad remap", nil, []string{"--remap-exit", "1-2", "a"}, "--remap-exit"},
+		{"remap conflicts with -e", nil, []string{"-e", "1", "--remap-exit", "1:3", "a"}, "already mapped"},
+		{"bad boolean variable", map[string]string{"TINIT_SINGLE_CHILD": "maybe"}, []string{"a"}, "TINIT_SINGLE_CHILD"},
+		{"bad parent death signal", nil, []string{"-p", "NOPE", "a"}, "-p"},
+		{"bad log level variable", map[string]string{"TINIT_LOG_LEVEL": "loud"}, []string{"a"}, "TINIT_LOG_LEVEL"},
+		{"panic is not a log level", nil, []string{"--log-level", "panic", "a"}, "--log-level"},
+		{"bad log format", nil, []string{"--log-format", "xml", "a"}, "--log-format"},
+		{"bad tini verbosity", map[string]string{"TINI_VERBOSITY": "lots"}, []string{"a"}, "TINI_VERBOSITY"},
+		{"-g and --single-child", nil, []string{"-g", "--single-child", "a"}, "contradict"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errs := loadWith(t, tt.env, tt.args...)
+			if len(errs) != 1 {
+				t.Fatalf("got %d errors %v, want 1", len(errs), errs)
+			}
+			msg := errs[0].Error()
+			if !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
+				t.Fatalf("error %q: want one line containing %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+func TestEveryProblemIsReported(t *testing.T) {
+	_, errs := loadWith(t, map[string]string{"TINIT_LOG_FORMAT": "xml"}, "-e", "999", "--rewrite", "X:Y", "prog")
+	if len(errs) != 3 {
+		t.Fatalf("got %v, want 3 errors", errs)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   map[string]string
+		args  []string
+		check func(*settings) bool
+	}{
+		{"group by default", nil, []string{"a"}, func(s *settings) bool { return s.group }},
+		{"TINIT_SINGLE_CHILD turns the group off", map[string]string{"TINIT_SINGLE_CHILD": "true"}, []string{"a"}, func(s *settings) bool { return !s.group }},
+		{"-g wins over TINIT_SINGLE_CHILD", map[string]string{"TINIT_SINGLE_CHILD": "true"}, []string{"-g", "a"}, func(s *settings) bool { return s.group }},
+		{"--single-child=false wins over the variable", map[string]string{"TINIT_SINGLE_CHILD": "1"}, []string{"--single-child=false", "a"}, func(s *settings) bool { return s.group }},
+		{"rewrite flag replaces the variable's list", map[string]string{"TINIT_REWRITE": "HUP:0,USR1:USR2"}, []string{"--rewrite", "TERM:QUIT", "a"}, func(s *settings) bool {
+			return len(s.rewrite) == 1 && s.rewrite[unix.SIGTERM] == unix.SIGQUIT
+		}},
+		{"rewrite variable is a comma list", map[string]string{"TINIT_REWRITE": "HUP:0, USR1:USR2"}, []string{"a"}, func(s *settings) bool {
+			return len(s.rewrite) == 2 && s.rewrite[unix.SIGHUP] == 0 && s.rewrite[unix.SIGUSR1] == unix.SIGUSR2
+		}},
+		{"-e and --remap-exit build one map", nil, []string{"-e", "143", "-e", "1", "--remap-exit", "3:4", "a"}, func(s *settings) bool {
+			return len(s.exitMap) == 3 && s.exitMap.Apply(143) == 0 && s.exitMap.Apply(3) == 4
+		}},
+		{"TINIT_EXPECT_EXIT is a comma list", map[string]string{"TINIT_EXPECT_EXIT": "143,130"}, []string{"a"}, func(s *settings) bool {
+			return s.exitMap.Apply(130) == 0 && s.exitMap.Apply(143) == 0
+		}},
+		{"subreaper is automatic", nil, []string{"a"}, func(s *settings) bool { return s.subreaper == nil }},
+		{"TINI_SUBREAPER set means on", map[string]string{"TINI_SUBREAPER": ""}, []string{"a"}, func(s *settings) bool { return s.subreaper != nil && *s.subreaper }},
+		{"--subreaper=false turns it off", map[string]string{"TINI_SUBREAPER": "1"}, []string{"--subreaper=false", "a"}, func(s *settings) bool { return s.subreaper != nil && !*s.subreaper }},
+		{"warn level by default", nil, []string{"a"}, func(s *settings) bool { return s.level == logrus.WarnLevel }},
+		{"-vv is debug", nil, []string{"-vv", "a"}, func(s *settings) bool { return s.level == logrus.DebugLevel }},
+		{"-vvvvv stops at trace", nil, []string{"-vvvvv", "a"}, func(s *settings) bool { return s.level == logrus.TraceLevel }},
+		{"-v wins over TINIT_LOG_LEVEL", map[string]string{"TINIT_LOG_LEVEL": "error"}, []string{"-v", "a"}, func(s *settings) bool { return s.level == logrus.InfoLevel }},
+		{"--log-level wins over -v", nil, []string{"-v", "--log-level", "error", "a"}, func(s *settings) bool { return s.level == logrus.ErrorLevel }},
+		{"TINI_VERBOSITY 3 is info", map[string]string{"TINI_VERBOSITY": "3"}, []string{"a"}, func(s *settings) bool { return s.level == logrus.InfoLevel }},
+		{"TINIT_LOG_LEVEL wins over TINI_VERBOSITY", map[string]string{"TINI_VERBOSITY": "3", "TINIT_LOG_LEVEL": "debug"}, []string{"a"}, func(s *settings) bool { return s.level == logrus.DebugLevel }},
+		{"json format", map[string]string{"TINIT_LOG_FORMAT": "json"}, []string{"a"}, func(s *settings) bool { return s.json }},
+		{"-p takes a name", nil, []string{"-p", "SIGKILL", "a"}, func(s *settings) bool { return s.pdeathsig == unix.SIGKILL }},
+		{"--help needs no PROGRAM", nil, []string{"--help"}, func(s *settings) bool { return s.mode == "help" }},
+		{"--version needs no PROGRAM", nil, []string{"--version"}, func(s *settings) bool { return s.mode == "version" }},
+		{"a variable cannot select a mode", map[string]string{"TINIT_VERSION": "1", "TINIT_HELP": "1"}, []string{"a"}, func(s *settings) bool { return s.mode == "" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, errs := loadWith(t, tt.env, tt.args...)
+			if len(errs) > 0 {
+				t.Fatalf("errors: %v", errs)
+			}
+			if !tt.check(s) {
+				t.Fatalf("settings %+v", *s)
+			}
+		})
+	}
+}
+
+// FuzzParse feeds arbitrary command lines to the parser: it must never
+// panic, and every error must be one non-empty line.
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{
+		"-svvg\x00--\x00sh", "-pKILL\x00a", "--rewrite=TERM:QUIT\x00a", "-e\x00143\x00a",
+		"--remap-exit\x001:2\x00a", "--log-level\x00debug\x00a", "-", "--", "-p", "--rewrite=RTMIN+3:0\x00x",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		args := strings.Split(in, "\x00")
+		cl, err := parseArgs(args)
+		if err != nil {
+			checkOneLine(t, err)
+			return
+		}
+		_, errs := validate(cl, &envVars{}, func(string) (string, bool) { return "", false })
+		for _, err := range errs {
+			checkOneLine(t, err)
+		}
+	})
+}
+
+func checkOneLine(t *testing.T, err error) {
+	t.Helper()
+	msg := err.Error()
+	if msg == "" || strings.ContainsAny(msg, "\n\r") {
+		t.Fatalf("error %q is not one non-empty line", msg)
+	}
+}

@@ -1,0 +1,127 @@
+// Command tinit is a tiny init for containers: it runs PROGRAM as its only
+// child, forwards signals to it, reaps every zombie and exits with the
+// child's exit code.
+//
+//	tinit [OPTIONS] [--] PROGRAM [ARGS...]
+//
+// Environment variables it reads (a flag on the command line wins over its
+// variable; see the README's table):
+//
+//	TINIT_SINGLE_CHILD, TINIT_REWRITE, TINIT_EXPECT_EXIT, TINIT_REMAP_EXIT,
+//	TINIT_SUBREAPER, TINIT_PARENT_DEATH_SIGNAL, TINIT_WARN_ON_REAP,
+//	TINIT_LOG_LEVEL, TINIT_LOG_FORMAT
+//	TINI_SUBREAPER, TINI_VERBOSITY, TINI_KILL_PROCESS_GROUP (tini's)
+//
+// Exit codes: the child's code, 128+N when signal N killed it, 127 when
+// PROGRAM is not found, 126 when it cannot be executed, 2 for a usage or
+// configuration error (no child is started then).
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	supervise "github.com/tinit/tinit/init"
+	"github.com/tinit/tinit/reaper"
+	"github.com/tinit/tinit/signals"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// codeUsage is tinit's own usage or configuration error.
+const codeUsage = 2
+
+func main() {
+	// Before anything registers a handler: a blocked mask inherited from
+	// the parent would otherwise be inherited by the child too.
+	clearInheritedMask()
+	// Before the child can exist: a Go PID 1 that has not asked for
+	// SIGTERM cannot forward it.
+	sigs := signals.Register()
+	os.Exit(run(os.Args[1:], sigs, os.Stdout, os.Stderr))
+}
+
+// run is tinit minus the process exit, so that only main exits.
+func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
+	st, errs := load(args)
+	if len(errs) > 0 {
+		for _, err := range errs {
+			fmt.Fprintf(stderr, "tinit: %v\n", err)
+		}
+		fmt.Fprintln(stderr, "tinit: try 'tinit --help'")
+		return codeUsage
+	}
+	switch st.mode {
+	case "help":
+		usage(stdout)
+		return 0
+	case "version":
+		fmt.Fprintf(stdout, "tinit %s %s\n", version, runtime.Version())
+		return 0
+	}
+
+	log := newLogger(st, stderr)
+	if st.pdeathsig != 0 {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(st.pdeathsig), 0, 0, 0); err != nil {
+			log.Warnf("prctl(PR_SET_PDEATHSIG, %s): %v", signals.Name(st.pdeathsig), err)
+		}
+	}
+	// Not PID 1: become a subreaper, so orphans still come to tinit and
+	// not to whatever init the host runs. As PID 1 it would change nothing.
+	if os.Getpid() != 1 && (st.subreaper == nil || *st.subreaper) {
+		if err := reaper.SetSubreaper(); err != nil {
+			log.Warnf("%v: orphans will go to the real init", err)
+		}
+	}
+	for _, sig := range sigs.KeptIgnored {
+		log.Debugf("%s was ignored when tinit started: it stays ignored for the child and is not forwarded", signals.Name(sig))
+	}
+	return supervise.Run(supervise.Config{
+		Argv:       st.argv,
+		Env:        os.Environ(),
+		Group:      st.group,
+		Rewrite:    st.rewrite,
+		ExitMap:    st.exitMap,
+		WarnOnReap: st.warnOnReap,
+		Log:        log,
+	}, supervise.Signals{Child: sigs.Child, Other: sigs.Other})
+}
+
+func newLogger(st *settings, w io.Writer) *logrus.Logger {
+	log := logrus.New()
+	log.SetOutput(w)
+	log.SetLevel(st.level)
+	if st.json {
+		log.SetFormatter(&logrus.JSONFormatter{})
+	}
+	return log
+}
+
+func usage(w io.Writer) {
+	var b strings.Builder
+	b.WriteString("Usage: tinit [OPTIONS] [--] PROGRAM [ARGS...]\n\n")
+	b.WriteString("Runs PROGRAM as its only child, forwards signals to it, reaps zombies\nand exits with PROGRAM's exit code.\n\nOptions (variable in brackets; a flag wins over its variable):\n")
+	for _, o := range options {
+		name := "    --" + o.long
+		if o.short != 0 {
+			name = fmt.Sprintf("-%c, --%s", o.short, o.long)
+		}
+		if o.value != "" {
+			name += " " + o.value
+		}
+		help := o.help
+		if o.env != "" {
+			help += " [" + o.env + "]"
+		}
+		fmt.Fprintf(&b, "  %-34s %s\n", name, help)
+	}
+	b.WriteString("\nExit codes: PROGRAM's own; 128+N if signal N killed it; 127 PROGRAM not\nfound; 126 PROGRAM not executable; 2 usage or configuration error.\n")
+	io.WriteString(w, b.String())
+}

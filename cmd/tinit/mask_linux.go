@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// clearInheritedMask gives tinit, and so its child, an empty signal mask.
+//
+// The Go runtime saves the mask a process starts with and restores it in
+// every child it forks, so a signal blocked by tinit's parent would stay
+// blocked in the app, which would then never see, say, the SIGUSR1 it
+// reloads on. The runtime's own threads run with the mask minus the signals
+// it needs; whatever is still blocked here came from the parent. The only
+// way to give the runtime a clean start is to exec again with an empty
+// mask. A normal start (docker, containerd, a shell) has nothing blocked
+// and pays one sigprocmask call.
+//
+// Limitation: signals the runtime always unblocks on its threads (SIGHUP,
+// SIGINT, SIGQUIT, SIGTERM and the fault signals) cannot be seen here, so a
+// parent that blocks one of those still passes it on to the child.
+func clearInheritedMask() {
+	runtime.LockOSThread() // the mask is per thread; exec from this one
+	defer runtime.UnlockOSThread()
+	var cur unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, nil, &cur); err != nil {
+		return
+	}
+	if cur == (unix.Sigset_t{}) {
+		return
+	}
+	empty := unix.Sigset_t{}
+	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &empty, nil); err != nil {
+		return
+	}
+	// No itimer is armed yet and no handler registered: exec is safe here.
+	err := unix.Exec("/proc/self/exe", os.Args, os.Environ())
+	fmt.Fprintf(os.Stderr, "tinit: warning: re-exec to clear the inherited signal mask: %v; the child inherits it\n", err)
+}

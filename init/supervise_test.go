@@ -1,0 +1,151 @@
+package supervise
+
+import (
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+)
+
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		name string
+		ws   unix.WaitStatus
+		want int
+	}{
+		{"exit 0 is 0", 0, 0},
+		{"exit 3 is 3", 3 << 8, 3},
+		{"SIGTERM is 143", unix.WaitStatus(unix.SIGTERM), 143},
+		{"SIGKILL is 137", unix.WaitStatus(unix.SIGKILL), 137},
+		{"SIGSEGV with core is 139", unix.WaitStatus(unix.SIGSEGV) | 0x80, 139},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ExitCode(tt.ws); got != tt.want {
+				t.Fatalf("ExitCode(%#x) = %d, want %d", tt.ws, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExitMap(t *testing.T) {
+	m := ExitMap{143: 0, 1: 7}
+	for in, want := range map[int]int{143: 0, 1: 7, 2: 2, 0: 0} {
+		if got := m.Apply(in); got != want {
+			t.Errorf("Apply(%d) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+func TestLookPath(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	exe := write("app", 0o755)
+	noexec := write("data", 0o644)
+	env := []string{"PATH=/nonexistent:" + dir}
+	tests := []struct {
+		name, program string
+		want          string
+		code          int
+	}{
+		{"a bare name is found in PATH", "app", exe, 0},
+		{"a path is used as is", exe, exe, 0},
+		{"a missing bare name is 127", "nope-not-here", "", CodeNotFound},
+		{"a missing path is 127", dir + "/nope", "", CodeNotFound},
+		{"a file without x bit is 126", noexec, "", CodeNotExecutable},
+		{"a bare name without x bit is 126", "data", "", CodeNotExecutable},
+		{"a directory is 126", dir, "", CodeNotExecutable},
+		{"an empty name is 127", "", "", CodeNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := lookPath(tt.program, env)
+			if tt.code == 0 {
+				if err != nil || got != tt.want {
+					t.Fatalf("lookPath(%q) = %q, %v; want %q", tt.program, got, err, tt.want)
+				}
+				return
+			}
+			var se *StartError
+			if !errors.As(err, &se) || se.Code != tt.code {
+				t.Fatalf("lookPath(%q) = %q, %v; want a StartError with code %d", tt.program, got, err, tt.code)
+			}
+			if !strings.Contains(err.Error(), tt.program) {
+				t.Errorf("error %q does not name the program", err)
+			}
+		})
+	}
+}
+
+// runLoop runs Run in-process with real children, bounded in time. The
+// test feeds Other by hand; SIGCHLD comes from the kernel.
+func runLoop(t *testing.T, cfg Config, other chan os.Signal) int {
+	t.Helper()
+	child := make(chan os.Signal, 1)
+	signal.Notify(child, unix.SIGCHLD)
+	defer signal.Stop(child)
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	cfg.Log = log
+	cfg.Env = os.Environ()
+	done := make(chan int, 1)
+	go func() { done <- Run(cfg, Signals{Child: child, Other: other}) }()
+	select {
+	case code := <-done:
+		return code
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10s")
+		return -1
+	}
+}
+
+func TestRunReturnsTheChildsCode(t *testing.T) {
+	tests := []struct {
+		name string
+		argv []string
+		emap ExitMap
+		want int
+	}{
+		{"exit 0", []string{"/bin/sh", "-c", "exit 0"}, nil, 0},
+		{"exit 3", []string{"sh", "-c", "exit 3"}, nil, 3},
+		{"killed by TERM is 143", []string{"sh", "-c", "kill -TERM $$"}, nil, 143},
+		{"143 remapped to 0", []string{"sh", "-c", "kill -TERM $$"}, ExitMap{143: 0}, 0},
+		{"not found is 127", []string{"tinit-no-such-program"}, nil, 127},
+		{"not executable is 126", []string{"/etc/passwd"}, nil, 126},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := runLoop(t, Config{Argv: tt.argv, Group: true, ExitMap: tt.emap}, make(chan os.Signal, 1))
+			if got != tt.want {
+				t.Fatalf("Run(%v) = %d, want %d", tt.argv, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRunForwardsAfterRewrite(t *testing.T) {
+	other := make(chan os.Signal, 4)
+	// The child exits 0 on QUIT and 1 on TERM: only a rewrite gives 0.
+	argv := []string{"sh", "-c", `trap 'exit 0' QUIT; trap 'exit 1' TERM; while :; do sleep 0.01; done`}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		other <- unix.SIGTERM
+	}()
+	cfg := Config{Argv: argv, Group: true, Rewrite: map[unix.Signal]unix.Signal{unix.SIGTERM: unix.SIGQUIT}}
+	if got := runLoop(t, cfg, other); got != 0 {
+		t.Fatalf("TERM rewritten to QUIT: exit %d, want 0", got)
+	}
+}
