@@ -6,7 +6,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
-
 )
 
 // loadWith runs the whole parse with a fake environment.
