@@ -1,0 +1,539 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+var (
+	tinitBin string // the binary under test, built once
+	selfBin  string // this test binary, run as the child
+)
+
+func TestMain(m *testing.M) {
+	runHelper()
+	dir, err := os.MkdirTemp("", "tinit-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tinitBin = filepath.Join(dir, "tinit")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", tinitBin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build tinit: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	selfBin, _ = os.Executable()
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requireNamespace skips when a PID namespace cannot be made here, and
+// fails instead under CI, where every test must run.
+func requireNamespace(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true").CombinedOutput()
+	if err == nil {
+		return
+	}
+	msg := fmt.Sprintf("cannot create a PID namespace (root and util-linux's unshare are needed): %v %s", err, out)
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// run is tinit started as PID 1 of a fresh PID namespace.
+type run struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdout *bufio.Reader
+	stderr *bytes.Buffer
+	done   chan struct{}
+	err    error
+}
+
+// helper returns argv running this test binary as the named helper; the
+// mode travels in the environment.
+func helper(mode string, args ...string) (argv []string, env string) {
+	return append([]string{selfBin}, args...), helperEnv + "=" + mode
+}
+
+// startTinit runs "tinit FLAGS -- ARGV" as PID 1 with extra environment.
+func startTinit(t *testing.T, env []string, args ...string) *run {
+	t.Helper()
+	requireNamespace(t)
+	return startWrapped(t, env, append([]string{"unshare", "--pid", "--fork", "--mount-proc", tinitBin}, args...), nil)
+}
+
+func startWrapped(t *testing.T, env []string, argv []string, setup func(*exec.Cmd)) *run {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	r := &run{t: t, cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	if setup != nil {
+		setup(cmd)
+	} else {
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.stdout = bufio.NewReader(out)
+		cmd.Stderr = r.stderr
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %v: %v", argv, err)
+	}
+	go func() {
+		r.err = cmd.Wait()
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-r.done:
+		default:
+			cmd.Process.Kill()
+			<-r.done
+		}
+	})
+	return r
+}
+
+// line reads one line of the child's stdout, bounded in time.
+func (r *run) line(timeout time.Duration) string {
+	r.t.Helper()
+	got := make(chan string, 1)
+	go func() {
+		s, _ := r.stdout.ReadString('\n')
+		got <- strings.TrimSuffix(s, "\n")
+	}()
+	select {
+	case s := <-got:
+		return s
+	case <-time.After(timeout):
+		r.t.Fatalf("no output within %v; stderr: %s", timeout, r.stderr)
+		return ""
+	}
+}
+
+// exitCode waits for tinit, bounded in time, and returns its exit code.
+func (r *run) exitCode(timeout time.Duration) int {
+	r.t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(timeout):
+		r.cmd.Process.Kill()
+		<-r.done
+		r.t.Fatalf("tinit did not exit within %v; stderr: %s", timeout, r.stderr)
+	}
+	var ee *exec.ExitError
+	if errors.As(r.err, &ee) {
+		return ee.ExitCode()
+	}
+	if r.err != nil {
+		r.t.Fatalf("wait: %v", r.err)
+	}
+	return 0
+}
+
+// tinitPid is tinit's pid as seen from the test: unshare's only child.
+func (r *run) tinitPid() int {
+	r.t.Helper()
+	path := fmt.Sprintf("/proc/%d/task/%d/children", r.cmd.Process.Pid, r.cmd.Process.Pid)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(path)
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			pid, _ := strconv.Atoi(f[0])
+			return pid
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.t.Fatal("unshare never started tinit")
+	return 0
+}
+
+func (r *run) signal(sig syscall.Signal) {
+	r.t.Helper()
+	if err := unix.Kill(r.tinitPid(), sig); err != nil {
+		r.t.Fatalf("kill tinit: %v", err)
+	}
+}
+
+func TestExitCodesAsPID1(t *testing.T) {
+	argv := func(mode string, args ...string) ([]string, []string) {
+		a, e := helper(mode, args...)
+		return a, []string{e}
+	}
+	tests := []struct {
+		name  string
+		flags []string
+		mode  string
+		args  []string
+		want  int
+	}{
+		{"exit 0 is 0", nil, "exit", []string{"0"}, 0},
+		{"exit 3 is 3", nil, "exit", []string{"3"}, 3},
+		{"killed by SIGTERM is 143", nil, "selfkill", []string{"15"}, 143},
+		{"killed by SIGKILL is 137", nil, "selfkill", []string{"9"}, 137},
+		{"-e 143 maps 143 to 0", []string{"-e", "143"}, "selfkill", []string{"15"}, 0},
+		{"--remap-exit 3:4 maps 3 to 4", []string{"--remap-exit", "3:4"}, "exit", []string{"3"}, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, env := argv(tt.mode, tt.args...)
+			r := startTinit(t, env, append(append(tt.flags, "--"), a...)...)
+			if got := r.exitCode(10 * time.Second); got != tt.want {
+				t.Fatalf("exit %d, want %d; stderr: %s", got, tt.want, r.stderr)
+			}
+		})
+	}
+}
+
+func TestProgramThatCannotRun(t *testing.T) {
+	tests := []struct {
+		name    string
+		program string
+		want    int
+	}{
+		{"a missing PROGRAM is 127", "tinit-no-such-program", 127},
+		{"a missing path is 127", "/no/such/file", 127},
+		{"a file that is not executable is 126", "/etc/hostname", 126},
+		{"a directory is 126", "/tmp", 126},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := startTinit(t, nil, "--", tt.program)
+			if got := r.exitCode(10 * time.Second); got != tt.want {
+				t.Fatalf("exit %d, want %d", got, tt.want)
+			}
+			msg := strings.TrimSpace(r.stderr.String())
+			if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, tt.program) {
+				t.Fatalf("stderr %q: want one line naming %q", msg, tt.program)
+			}
+		})
+	}
+}
+
+func TestUsageErrorStartsNoChild(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"unknown flag", nil, []string{"--bogus"}, "--bogus"},
+		{"bad flag value", nil, []string{"--rewrite", "TERM"}, "--rewrite"},
+		{"bad variable", []string{"TINIT_LOG_LEVEL=loud"}, nil, "TINIT_LOG_LEVEL"},
+		{"bad tini variable", []string{"TINI_VERBOSITY=x"}, nil, "TINI_VERBOSITY"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(tt.args, "--", "/bin/sh", "-c", "touch "+marker)
+			r := startTinit(t, tt.env, args...)
+			if got := r.exitCode(10 * time.Second); got != 2 {
+				t.Fatalf("exit %d, want 2", got)
+			}
+			if !strings.Contains(r.stderr.String(), tt.want) {
+				t.Errorf("stderr %q does not name %q", r.stderr, tt.want)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Fatal("the child ran despite the usage error")
+			}
+		})
+	}
+	t.Run("no PROGRAM", func(t *testing.T) {
+		r := startTinit(t, nil)
+		if got := r.exitCode(10 * time.Second); got != 2 {
+			t.Fatalf("exit %d, want 2", got)
+		}
+	})
+}
+
+func TestOrphansAreReaped(t *testing.T) {
+	a, env := helper("orphans", "5000")
+	r := startTinit(t, []string{env}, append([]string{"--log-level", "debug", "--"}, a...)...)
+	if got := r.line(60 * time.Second); got != "zombies=0" {
+		t.Fatalf("a second after 5,000 orphans: %s", got)
+	}
+	r.signal(syscall.SIGTERM)
+	if got := r.exitCode(10 * time.Second); got != 143 {
+		t.Fatalf("exit %d after SIGTERM, want 143", got)
+	}
+	if n := strings.Count(r.stderr.String(), "reaped orphan"); n < 5000 {
+		t.Fatalf("tinit logged %d reaped orphans, want at least 5000", n)
+	}
+}
+
+func TestSIGTERMDuringAnOrphanStorm(t *testing.T) {
+	a, env := helper("storm-and-block", "10000")
+	r := startTinit(t, []string{env}, append([]string{"--"}, a...)...)
+	if got := r.line(30 * time.Second); got != "ready" {
+		t.Fatalf("child said %q", got)
+	}
+	r.signal(syscall.SIGTERM)
+	if got := r.exitCode(30 * time.Second); got != 143 {
+		t.Fatalf("exit %d, want 143: the SIGTERM was lost in the storm", got)
+	}
+}
+
+// family runs the family helper under tinit and returns the signals the
+// main child and its grandchild got ("" for none) and tinit's exit code.
+func family(t *testing.T, stormN int, flags []string, send ...syscall.Signal) (mainSig, grandSig string, code int) {
+	t.Helper()
+	dir := t.TempDir()
+	mf, gf := filepath.Join(dir, "main"), filepath.Join(dir, "grand")
+	a, env := helper("family", mf, gf, strconv.Itoa(stormN))
+	args := append(append(flags, "--"), a...)
+	r := startTinit(t, []string{env}, args...)
+	if got := r.line(30 * time.Second); got != "ready" {
+		t.Fatalf("child said %q", got)
+	}
+	for _, s := range send {
+		r.signal(s)
+		time.Sleep(20 * time.Millisecond)
+	}
+	code = r.exitCode(30 * time.Second)
+	read := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
+	return read(mf), read(gf), code
+}
+
+func TestSignalForwarding(t *testing.T) {
+	tests := []struct {
+		name           string
+		flags          []string
+		send           []syscall.Signal
+		mainSig, grand string
+	}{
+		{"SIGTERM reaches the child's whole group", nil, []syscall.Signal{syscall.SIGTERM}, "terminated", "terminated"},
+		{"--single-child spares the grandchild", []string{"--single-child"}, []syscall.Signal{syscall.SIGTERM}, "terminated", ""},
+		{"--rewrite TERM:USR1 sends USR1", []string{"--rewrite", "TERM:USR1"}, []syscall.Signal{syscall.SIGTERM}, "user defined signal 1", "user defined signal 1"},
+		{"faults, SIGPIPE and terminal stops are not forwarded",
+			nil, []syscall.Signal{syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGPIPE, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGURG, syscall.SIGHUP},
+			"hangup", "hangup"},
+		{"a signal rewritten to 0 is dropped", []string{"--rewrite", "HUP:0"}, []syscall.Signal{syscall.SIGHUP, syscall.SIGQUIT}, "quit", "quit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, g, code := family(t, 0, tt.flags, tt.send...)
+			if code != 43 || m != tt.mainSig || g != tt.grand {
+				t.Fatalf("main child got %q, grandchild %q, exit %d; want %q, %q, 43", m, g, code, tt.mainSig, tt.grand)
+			}
+		})
+	}
+	t.Run("SIGTERM reaches a grandchild in the middle of an orphan storm", func(t *testing.T) {
+		m, g, code := family(t, 10000, nil, syscall.SIGTERM)
+		if code != 43 || m != "terminated" || g != "terminated" {
+			t.Fatalf("main child got %q, grandchild %q, exit %d", m, g, code)
+		}
+	})
+}
+
+// state runs the state helper under tinit with the given wrapper and
+// returns what it printed.
+func parseState(t *testing.T, out string) map[string]string {
+	t.Helper()
+	st := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			st[k] = v
+		}
+	}
+	if st["pid"] == "" {
+		t.Fatalf("no state in output %q", out)
+	}
+	return st
+}
+
+func sigBit(mask string, sig syscall.Signal) bool {
+	v, _ := strconv.ParseUint(mask, 16, 64)
+	return v&(1<<(uint(sig)-1)) != 0
+}
+
+func TestChildStartsClean(t *testing.T) {
+	a, env := helper("state")
+	r := startTinit(t, []string{env}, append([]string{"--"}, a...)...)
+	out, _ := io.ReadAll(r.stdout)
+	if code := r.exitCode(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d; stderr %s", code, r.stderr)
+	}
+	st := parseState(t, string(out))
+	t.Run("in a new process group of its own", func(t *testing.T) {
+		if st["pgrp"] != st["pid"] {
+			t.Fatalf("pgrp %s, pid %s", st["pgrp"], st["pid"])
+		}
+	})
+	t.Run("with no signal ignored or blocked", func(t *testing.T) {
+		if st["SigIgn"] != "0000000000000000" || st["SigBlk"] != "0000000000000000" {
+			t.Fatalf("SigIgn %s SigBlk %s", st["SigIgn"], st["SigBlk"])
+		}
+	})
+}
+
+func TestChildGetsNoFdOfTinits(t *testing.T) {
+	// ls lists the shell's fds from outside: a Go child would show its own
+	// runtime's, and a glob its own directory fd.
+	r := startTinit(t, nil, "--", "/bin/sh", "-c", "ls /proc/$$/fd; :")
+	out, _ := io.ReadAll(r.stdout)
+	if code := r.exitCode(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d; stderr %s", code, r.stderr)
+	}
+	want := append([]string{"0", "1", "2"}, inheritable(t)...)
+	got := strings.Fields(string(out))
+	sort.Slice(got, func(i, j int) bool { a, _ := strconv.Atoi(got[i]); b, _ := strconv.Atoi(got[j]); return a < b })
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("child's fds %q, want %q (0-2 and what the test itself passes on)", got, want)
+	}
+}
+
+// inheritable lists this process's fds above 2 without close-on-exec:
+// whatever ran the tests handed them down, and every child inherits them.
+func inheritable(t *testing.T) []string {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fds []int
+	for _, e := range ents {
+		fd, _ := strconv.Atoi(e.Name())
+		if fd <= 2 {
+			continue
+		}
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+			fds = append(fds, fd)
+		}
+	}
+	sort.Ints(fds)
+	var out []string
+	for _, fd := range fds {
+		out = append(out, strconv.Itoa(fd))
+	}
+	return out
+}
+
+// wrappedState runs tinit as PID 1 through a helper that changes what
+// tinit inherits (mode), and returns the state its child reports.
+func wrappedState(t *testing.T, mode string) map[string]string {
+	t.Helper()
+	requireNamespace(t)
+	argv := []string{selfBin, "unshare", "--pid", "--fork", "--mount-proc", tinitBin, "--", selfBin}
+	r := startWrapped(t, []string{helperEnv + "=" + mode, "E2E_NEXT=state"}, argv, nil)
+	out, _ := io.ReadAll(r.stdout)
+	if code := r.exitCode(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d; stderr %s", code, r.stderr)
+	}
+	return parseState(t, string(out))
+}
+
+func TestInheritedIgnoreOfSIGHUPIsKept(t *testing.T) {
+	st := wrappedState(t, "ignore-hup-exec")
+	if !sigBit(st["SigIgn"], syscall.SIGHUP) {
+		t.Fatalf("SigIgn %s: SIGHUP not ignored in the child", st["SigIgn"])
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTTIN, syscall.SIGTTOU} {
+		if sigBit(st["SigIgn"], sig) {
+			t.Fatalf("SigIgn %s: the child was handed an ignore of %v it did not have", st["SigIgn"], sig)
+		}
+	}
+}
+
+func TestInheritedBlockedSignalIsCleared(t *testing.T) {
+	st := wrappedState(t, "block-usr1-exec")
+	if st["SigBlk"] != "0000000000000000" {
+		t.Fatalf("SigBlk %s: the child inherited a blocked signal", st["SigBlk"])
+	}
+}
+
+// openPty returns a new pseudo-terminal's master and the path of its slave.
+func openPty(t *testing.T) (*os.File, string) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open /dev/ptmx: %v", err)
+	}
+	t.Cleanup(func() { master.Close() })
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlock pty: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("pty number: %v", err)
+	}
+	return master, fmt.Sprintf("/dev/pts/%d", n)
+}
+
+// onPty runs tinit as PID 1 with a pty as stdin, stdout and stderr, in a
+// new session; ctty makes the pty that session's controlling terminal, as
+// docker run -t does. It returns everything written to the terminal.
+func onPty(t *testing.T, ctty bool, env []string, args ...string) (string, int) {
+	t.Helper()
+	requireNamespace(t)
+	master, slavePath := openPty(t)
+	slave, err := os.OpenFile(slavePath, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv := append([]string{"unshare", "--pid", "--fork", "--mount-proc", tinitBin}, args...)
+	r := startWrapped(t, env, argv, func(cmd *exec.Cmd) {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: ctty, Ctty: 0}
+	})
+	slave.Close()
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() {
+		io.Copy(&out, master) // ends with EIO once every slave fd is closed
+		close(copied)
+	}()
+	code := r.exitCode(10 * time.Second)
+	select {
+	case <-copied:
+	case <-time.After(2 * time.Second):
+	}
+	return out.String(), code
+}
+
+func TestTerminalForegroundGroup(t *testing.T) {
+	a, env := helper("state")
+	t.Run("the child's new group becomes the terminal's foreground group", func(t *testing.T) {
+		out, code := onPty(t, true, []string{env}, append([]string{"--"}, a...)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		st := parseState(t, out)
+		if st["pgrp"] != st["pid"] || st["tpgid"] != st["pgrp"] {
+			t.Fatalf("pid %s pgrp %s tpgid %s: want pid = pgrp = tpgid", st["pid"], st["pgrp"], st["tpgid"])
+		}
+		if sigBit(st["SigIgn"], syscall.SIGTTIN) || sigBit(st["SigIgn"], syscall.SIGTTOU) {
+			t.Fatalf("SigIgn %s: the child inherited an ignored SIGTTIN or SIGTTOU", st["SigIgn"])
+		}
+	})
+	t.Run("a terminal that is not tinit's own is left alone", func(t *testing.T) {
+		out, code := onPty(t, false, []string{env}, append([]string{"--"}, a...)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		st := parseState(t, out)
+		if st["pgrp"] != st["pid"] || st["tpgid"] != "-1" {
+			t.Fatalf("pid %s pgrp %s tpgid %s: want a new group and no controlling terminal", st["pid"], st["pgrp"], st["tpgid"])
+		}
+	})
+}
