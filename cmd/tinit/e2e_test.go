@@ -19,6 +19,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// asPID1 runs a command as PID 1 of a fresh PID namespace with its own
+// /proc; --kill-child takes the namespace down if the test kills unshare.
+var asPID1 = []string{"unshare", "--pid", "--fork", "--mount-proc", "--kill-child"}
+
 var (
 	tinitBin string // the binary under test, built once
 	selfBin  string // this test binary, run as the child
@@ -48,7 +52,7 @@ func TestMain(m *testing.M) {
 // fails instead under CI, where every test must run.
 func requireNamespace(t *testing.T) {
 	t.Helper()
-	out, err := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true").CombinedOutput()
+	out, err := exec.Command(asPID1[0], append(asPID1[1:], "true")...).CombinedOutput()
 	if err == nil {
 		return
 	}
@@ -79,13 +83,16 @@ func helper(mode string, args ...string) (argv []string, env string) {
 func startTinit(t *testing.T, env []string, args ...string) *run {
 	t.Helper()
 	requireNamespace(t)
-	return startWrapped(t, env, append([]string{"unshare", "--pid", "--fork", "--mount-proc", tinitBin}, args...), nil)
+	return startWrapped(t, env, append(append(asPID1[:len(asPID1):len(asPID1)], tinitBin), args...), nil)
 }
 
 func startWrapped(t *testing.T, env []string, argv []string, setup func(*exec.Cmd)) *run {
 	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
+	// A process that outlives the test must not hold Wait forever through
+	// the output pipes.
+	cmd.WaitDelay = 2 * time.Second
 	r := &run{t: t, cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan struct{})}
 	if setup != nil {
 		setup(cmd)
@@ -155,18 +162,7 @@ func (r *run) exitCode(timeout time.Duration) int {
 // tinitPid is tinit's pid as seen from the test: unshare's only child.
 func (r *run) tinitPid() int {
 	r.t.Helper()
-	path := fmt.Sprintf("/proc/%d/task/%d/children", r.cmd.Process.Pid, r.cmd.Process.Pid)
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		b, _ := os.ReadFile(path)
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			pid, _ := strconv.Atoi(f[0])
-			return pid
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	r.t.Fatal("unshare never started tinit")
-	return 0
+	return childOf(r.t, r.cmd.Process.Pid)
 }
 
 func (r *run) signal(sig syscall.Signal) {
@@ -434,7 +430,7 @@ func inheritable(t *testing.T) []string {
 func wrappedState(t *testing.T, mode string) map[string]string {
 	t.Helper()
 	requireNamespace(t)
-	argv := []string{selfBin, "unshare", "--pid", "--fork", "--mount-proc", tinitBin, "--", selfBin}
+	argv := append(append([]string{selfBin}, asPID1...), tinitBin, "--", selfBin)
 	r := startWrapped(t, []string{helperEnv + "=" + mode, "E2E_NEXT=state"}, argv, nil)
 	out, _ := io.ReadAll(r.stdout)
 	if code := r.exitCode(10 * time.Second); code != 0 {
@@ -491,7 +487,7 @@ func onPty(t *testing.T, ctty bool, env []string, args ...string) (string, int) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	argv := append([]string{"unshare", "--pid", "--fork", "--mount-proc", tinitBin}, args...)
+	argv := append(append(asPID1[:len(asPID1):len(asPID1)], tinitBin), args...)
 	r := startWrapped(t, env, argv, func(cmd *exec.Cmd) {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: ctty, Ctty: 0}
@@ -534,6 +530,66 @@ func TestTerminalForegroundGroup(t *testing.T) {
 		st := parseState(t, out)
 		if st["pgrp"] != st["pid"] || st["tpgid"] != "-1" {
 			t.Fatalf("pid %s pgrp %s tpgid %s: want a new group and no controlling terminal", st["pid"], st["pgrp"], st["tpgid"])
+		}
+	})
+}
+
+// childOf returns the first child of pid, waiting for it to appear.
+func childOf(t *testing.T, pid int) int {
+	t.Helper()
+	// children is kept per thread, and a Go program forks from any of
+	// its threads: look at them all.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+		for _, p := range tasks {
+			b, _ := os.ReadFile(p)
+			if f := strings.Fields(string(b)); len(f) > 0 {
+				c, _ := strconv.Atoi(f[0])
+				return c
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("process %d has no child", pid)
+	return 0
+}
+
+func procState(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i > 0 && len(s) > i+2 {
+		return s[i+2 : i+3]
+	}
+	return ""
+}
+
+func TestNotPID1(t *testing.T) {
+	// The outer tinit is the namespace's PID 1; the inner one is not.
+	a, env := helper("orphans", "200")
+	r := startTinit(t, []string{env}, append([]string{"--", tinitBin, "-w", "--"}, a...)...)
+	if got := r.line(30 * time.Second); got != "zombies=0" {
+		t.Fatalf("after 200 orphans: %s", got)
+	}
+	t.Run("it registers as subreaper and reaps the orphans itself", func(t *testing.T) {
+		if n := strings.Count(r.stderr.String(), "reaped orphan"); n < 200 {
+			t.Fatalf("the inner tinit (-w) logged %d reaped orphans, want 200: %s", n, r.stderr)
+		}
+	})
+	inner := childOf(t, r.tinitPid())
+	t.Run("SIGTTIN and SIGTTOU do not stop it", func(t *testing.T) {
+		for _, sig := range []syscall.Signal{syscall.SIGTTIN, syscall.SIGTTOU} {
+			unix.Kill(inner, sig)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if st := procState(inner); st == "T" || st == "" {
+			t.Fatalf("inner tinit is in state %q after SIGTTIN and SIGTTOU", st)
+		}
+	})
+	t.Run("SIGTERM goes through both to the child", func(t *testing.T) {
+		unix.Kill(inner, syscall.SIGTERM)
+		if got := r.exitCode(10 * time.Second); got != 143 {
+			t.Fatalf("exit %d, want 143", got)
 		}
 	})
 }
