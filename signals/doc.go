@@ -42,7 +42,9 @@
 //     ignore it inherited. tini keeps these ignores too.
 //   - SIGKILL, SIGSTOP cannot be caught. Signals 32 and 33 are reserved by
 //     the C library's thread implementation and are neither registered nor
-//     accepted by name.
+//     accepted by name. The runtime leaves their inherited disposition
+//     alone, so Register resets them to the default: an ignore inherited
+//     from the parent (GNU make ignores both) must not reach the child.
 //
 // The Go runtime replaces every other ignored disposition tinit inherits
 // before main runs (only SIGHUP's and SIGINT's are kept), so unlike tini,

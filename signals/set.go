@@ -56,6 +56,9 @@ type Channels struct {
 	// KeptIgnored lists SIGHUP and SIGINT when tinit started with them
 	// ignored: they are left ignored, for tinit and for the child.
 	KeptIgnored []unix.Signal
+	// Err reports a failure to reset signals 32 and 33; registration itself
+	// cannot fail.
+	Err error
 }
 
 // Register asks os/signal for every signal tinit handles. Call it once,
@@ -63,7 +66,7 @@ type Channels struct {
 func Register() *Channels {
 	child := make(chan os.Signal, 1)
 	other := make(chan os.Signal, ForwardBuffer)
-	c := &Channels{Child: child, Other: other}
+	c := &Channels{Child: child, Other: other, Err: resetReserved()}
 
 	signal.Notify(child, unix.SIGCHLD)
 	var set []os.Signal

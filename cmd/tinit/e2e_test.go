@@ -451,6 +451,13 @@ func TestInheritedIgnoreOfSIGHUPIsKept(t *testing.T) {
 	}
 }
 
+func TestInheritedIgnoreOfSignal32IsCleared(t *testing.T) {
+	st := wrappedState(t, "ignore-32-exec")
+	if st["SigIgn"] != "0000000000000000" {
+		t.Fatalf("SigIgn %s: the child inherited an ignore of a C library signal", st["SigIgn"])
+	}
+}
+
 func TestInheritedBlockedSignalIsCleared(t *testing.T) {
 	st := wrappedState(t, "block-usr1-exec")
 	if st["SigBlk"] != "0000000000000000" {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -71,6 +72,12 @@ func runHelper() {
 		helperCatcher(args[0])
 	case "ignore-hup-exec":
 		signal.Ignore(syscall.SIGHUP)
+		execArgs(args)
+	case "ignore-32-exec":
+		// As GNU make does. The runtime leaves 32 alone, so set it raw;
+		// the handler comes first in struct sigaction on amd64 and arm64.
+		act := [4]uint64{1} // SIG_IGN
+		syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, 32, uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)
 		execArgs(args)
 	case "block-usr1-exec":
 		runtime.LockOSThread()

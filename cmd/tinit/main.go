@@ -68,6 +68,9 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 	}
 
 	log := newLogger(st, stderr)
+	if sigs.Err != nil {
+		log.Warnf("%v: the child may inherit an ignored signal 32 or 33", sigs.Err)
+	}
 	if st.pdeathsig != 0 {
 		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(st.pdeathsig), 0, 0, 0); err != nil {
 			log.Warnf("prctl(PR_SET_PDEATHSIG, %s): %v", signals.Name(st.pdeathsig), err)

@@ -1,0 +1,33 @@
+package signals
+
+import (
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// kernelSigaction is struct sigaction as rt_sigaction(2) takes it. Only the
+// all-zero value is used, which means SIG_DFL with no flags and an empty
+// mask on every Linux architecture, whatever the field order.
+type kernelSigaction struct {
+	_ [4]uint64
+}
+
+// resetReserved sets signals 32 and 33 to their default action.
+//
+// They belong to the C library's threads, so the Go runtime installs no
+// handler for them and keeps whatever disposition it inherited. A parent
+// that ignores them (GNU make does) would otherwise pass the ignore through
+// tinit to the child. SIG_DFL is what any Go program has for them normally.
+func resetReserved() error {
+	var act kernelSigaction
+	for _, sig := range []unix.Signal{32, 33} {
+		_, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig),
+			uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)
+		if errno != 0 {
+			return fmt.Errorf("rt_sigaction(%d, SIG_DFL): %w", sig, errno)
+		}
+	}
+	return nil
+}
