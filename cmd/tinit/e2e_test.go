@@ -263,6 +263,24 @@ func TestUsageErrorStartsNoChild(t *testing.T) {
 	})
 }
 
+func TestParentDeathSignal(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "got")
+	a, env := helper("pdeath", tinitBin, file)
+	r := startTinit(t, []string{env}, append([]string{"--"}, a...)...)
+	if got := r.line(10 * time.Second); got != "terminated" {
+		t.Fatalf("tinit -p TERM: its child got %q after tinit's parent died, want SIGTERM", got)
+	}
+}
+
+func TestModeFlagsExitZero(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-h"}, {"--help"}} {
+		out, err := exec.Command(tinitBin, args...).Output()
+		if err != nil || !strings.Contains(string(out), "tinit") {
+			t.Errorf("tinit %v: %v, output %q", args, err, out)
+		}
+	}
+}
+
 func TestOrphansAreReaped(t *testing.T) {
 	a, env := helper("orphans", "5000")
 	r := startTinit(t, []string{env}, append([]string{"--log-level", "debug", "--"}, a...)...)

@@ -70,6 +70,34 @@ func runHelper() {
 		helperFamily(args[0], args[1], n)
 	case "catcher":
 		helperCatcher(args[0])
+	case "pdeath":
+		// args: TINIT FILE. A middle process starts "TINIT -p TERM" over a
+		// catcher and exits at once; the catcher's file then says whether
+		// tinit got SIGTERM from its parent's death and forwarded it.
+		mid := exec.Command("/proc/self/exe", args...)
+		mid.Env = append(os.Environ(), helperEnv+"=pdeath-middle")
+		mid.Stderr = os.Stderr
+		mid.Run()
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if b, err := os.ReadFile(args[1]); err == nil && len(b) > 0 {
+				fmt.Println(string(b))
+				os.Exit(0)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		fmt.Println("nothing")
+		os.Exit(0)
+	case "pdeath-middle":
+		// Not /proc/self/exe: in tinit's child that names tinit.
+		self, _ := os.Executable()
+		inner := exec.Command(args[0], "-p", "TERM", "--", self, args[1])
+		inner.Env = append(os.Environ(), helperEnv+"=catcher")
+		inner.Stderr = os.Stderr
+		out, _ := inner.StdoutPipe()
+		inner.Start()
+		bufio.NewReader(out).ReadString('\n')
+		os.Exit(0)
 	case "ignore-hup-exec":
 		signal.Ignore(syscall.SIGHUP)
 		execArgs(args)
