@@ -2,7 +2,10 @@ package supervise
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"runtime"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -10,6 +13,10 @@ import (
 	"github.com/tinit/tinit/reaper"
 	"github.com/tinit/tinit/signals"
 )
+
+// KillWait bounds the wait after tinit's own SIGKILL: a process in D state,
+// or one tinit may not kill, must not keep it from exiting.
+const KillWait = 2 * time.Second
 
 // Config is what Run needs, already validated by the caller.
 type Config struct {
@@ -26,7 +33,15 @@ type Config struct {
 	ExitMap ExitMap
 	// WarnOnReap logs each reaped orphan at warn level (tini's -w).
 	WarnOnReap bool
-	Log        logrus.FieldLogger
+	// Restart is the restart policy and its backoff and limits.
+	Restart Restart
+	// StopSignals are the received signals (before Rewrite) that mean
+	// "stop": they start the grace period, and a second one kills.
+	StopSignals map[unix.Signal]bool
+	// Grace is how long the tree gets between the first stop signal (or
+	// the main child's last exit) and SIGKILL.
+	Grace time.Duration
+	Log   logrus.FieldLogger
 }
 
 // Signals are the channels from signals.Register.
@@ -35,62 +50,123 @@ type Signals struct {
 	Other <-chan os.Signal
 }
 
-// Run starts the main child, forwards signals to it and reaps every child
-// until the main one exits, and returns the code tinit should exit with.
-func Run(cfg Config, sigs Signals) int {
-	l := &loop{cfg: cfg, log: cfg.Log}
-	return l.run(sigs)
+// Result is how tinit ends.
+type Result struct {
+	// Code is the exit code, after ExitMap.
+	Code int
+	// Reason says why, in one line, for logs and the termination log.
+	Reason string
+	// Restarts counts the restarts of the main child.
+	Restarts int
+	// Left lists the pids still alive when tinit stopped waiting for them.
+	Left []int
+}
+
+// phase is where the main child is in its life.
+type phase int
+
+const (
+	// running: the main child is alive. A stop signal arms the deadline
+	// after which its group gets SIGKILL.
+	running phase = iota
+	// backingOff: the main child crashed and the next one waits for a timer.
+	// A stop signal ends tinit here.
+	backingOff
+	// draining: the main child is gone for good. Leftovers got SIGTERM and
+	// get SIGKILL when the timer fires; tinit ends once it has no child.
+	draining
+)
+
+// Run starts the main child and supervises it: forwards signals, reaps
+// every child, restarts by policy, and drains the tree at the end. It
+// returns how tinit should exit.
+func Run(cfg Config, sigs Signals) Result {
+	l := &loop{
+		cfg:   cfg,
+		log:   cfg.Log,
+		self:  os.Getpid(),
+		bo:    newBackoff(cfg.Restart),
+		timer: time.NewTimer(time.Hour),
+	}
+	l.timer.Stop()
+	if err := l.start(); err != nil {
+		return l.result()
+	}
+	for {
+		var done bool
+		select {
+		case <-sigs.Child:
+			done = l.onChild()
+		case s := <-sigs.Other:
+			done = l.onSignal(s.(unix.Signal))
+		case <-l.timer.C:
+			done = l.onTimer()
+		}
+		if done {
+			return l.result()
+		}
+	}
 }
 
 // loop holds the state that only Run's goroutine touches.
 type loop struct {
 	cfg   Config
 	log   logrus.FieldLogger
+	self  int
+	phase phase
 	child child
-	buf   []reaper.Exit // reused across sweeps: a storm allocates once
+	// started is when the current child started: a long run resets the
+	// backoff.
+	started time.Time
+	// sent marks the signals tinit sent the current child: a death by one
+	// of them is not a crash.
+	sent [signals.RTMax + 1]bool
+	bo   *backoff
+	// stopSig is the first stop signal received; stopBy is its deadline.
+	stopSig unix.Signal
+	stopBy  time.Time
+	// killed: tinit sent its own SIGKILL and waits at most KillWait more.
+	killed bool
+	timer  *time.Timer
+	code   int    // the child's code, before ExitMap
+	reason string // why tinit ends
+	left   []int
+	buf    []reaper.Exit // reused across sweeps: a storm allocates once
 }
 
-func (l *loop) run(sigs Signals) int {
+// start starts a main child. A PROGRAM that cannot be run ends tinit with
+// 127 or 126, whatever the policy: that is configuration, not a crash.
+func (l *loop) start() error {
 	c, err := startChild(l.cfg.Argv, l.cfg.Env)
 	if err != nil {
+		l.code = CodeNotExecutable
 		var se *StartError
 		if errors.As(err, &se) {
-			l.log.Error(err)
-			return l.cfg.ExitMap.Apply(se.Code)
+			l.code = se.Code
 		}
+		l.reason = err.Error()
 		l.log.Error(err)
-		return CodeNotExecutable
+		return err
 	}
-	l.child = c
+	l.child, l.started, l.phase = c, time.Now(), running
+	l.sent = [signals.RTMax + 1]bool{}
 	l.log.WithFields(logrus.Fields{"pid": c.pid, "foreground": c.foreground}).
 		Infof("started %q", l.cfg.Argv[0])
-
-	for {
-		select {
-		case <-sigs.Child:
-			if ws, done := l.reap(); done {
-				code := ExitCode(ws)
-				l.log.WithFields(logrus.Fields{"pid": l.child.pid, "code": code}).Info("main child exited")
-				return l.cfg.ExitMap.Apply(code)
-			}
-		case s := <-sigs.Other:
-			l.handle(s.(unix.Signal))
-		}
-	}
+	return nil
 }
 
-// reap collects every exited child and reports the main child's status
-// if it was among them.
-func (l *loop) reap() (status unix.WaitStatus, mainExited bool) {
+// sweep reaps every exited child and picks out the main child's status.
+// left is false when tinit has no child at all.
+func (l *loop) sweep() (status unix.WaitStatus, mainExited, left bool) {
 	var err error
-	l.buf, err = reaper.Reap(l.buf[:0])
+	l.buf, left, err = reaper.Reap(l.buf[:0])
 	if err != nil {
 		// Only a bug in the wait options gets here; the next SIGCHLD
 		// tries again.
 		l.log.Error(err)
 	}
 	for _, e := range l.buf {
-		if e.Pid == l.child.pid {
+		if l.child.pid != 0 && e.Pid == l.child.pid {
 			status, mainExited = e.Status, true
 			continue
 		}
@@ -101,15 +177,204 @@ func (l *loop) reap() (status unix.WaitStatus, mainExited bool) {
 			f.Debug("reaped orphan")
 		}
 	}
-	return status, mainExited
+	return status, mainExited, left
 }
 
-// handle forwards sig to the main child (or its group), after --rewrite.
-func (l *loop) handle(sig unix.Signal) {
+func (l *loop) onChild() (done bool) {
+	ws, mainExited, left := l.sweep()
+	if mainExited {
+		return l.mainExited(ws, left)
+	}
+	return l.phase == draining && !left
+}
+
+// mainExited decides what follows the main child's exit: a restart after
+// a backoff, or the drain that ends tinit.
+func (l *loop) mainExited(ws unix.WaitStatus, left bool) (done bool) {
+	now := time.Now()
+	ran := now.Sub(l.started)
+	pid := l.child.pid
+	l.child = child{}
+	l.code = ExitCode(ws)
+	status := describe(ws)
+	l.log.WithFields(logrus.Fields{"pid": pid, "code": l.code}).Infof("main child %s after %v", status, ran.Round(time.Millisecond))
+
+	switch {
+	case l.stopSig != 0:
+		l.reason = fmt.Sprintf("main child %s after %s", status, signals.Name(l.stopSig))
+		return l.drain(left)
+	case !l.cfg.Restart.wantsRestart(ws, func(s unix.Signal) bool { return l.sent[s] }):
+		l.reason = "main child " + status
+		return l.drain(left)
+	case l.bo.limitReached(now):
+		l.reason = fmt.Sprintf("main child %s; --max-restarts %d reached", status, l.cfg.Restart.MaxRestarts)
+		window := "since start"
+		if l.cfg.Restart.Window > 0 {
+			window = "within " + l.cfg.Restart.Window.String()
+		}
+		l.log.WithFields(logrus.Fields{"code": l.code, "restarts": l.bo.total}).
+			Errorf("main child %s: not restarting, --max-restarts %d reached %s", status, l.cfg.Restart.MaxRestarts, window)
+		return l.drain(left)
+	}
+	d := l.bo.schedule(now, ran)
+	l.log.WithFields(logrus.Fields{
+		"code": l.code, "restart": l.bo.total, "delay": d.String(), "goroutines": runtime.NumGoroutine(),
+	}).Warnf("main child %s: restarting (--restart %s)", status, l.cfg.Restart.Policy)
+	l.phase = backingOff
+	if d <= 0 {
+		return l.restart()
+	}
+	l.timer.Reset(d)
+	return false
+}
+
+// restart starts the next main child once the backoff is over.
+func (l *loop) restart() (done bool) {
+	if err := l.start(); err != nil {
+		_, _, left := l.sweep()
+		return l.drain(left)
+	}
+	return false
+}
+
+// drain ends tinit's life: SIGTERM to whatever is left below it, SIGKILL
+// when the grace period is over, and done once no child is left. With
+// nothing left over it is done at once, at no extra cost.
+func (l *loop) drain(left bool) (done bool) {
+	l.phase = draining
+	l.timer.Stop()
+	if !left {
+		return true
+	}
+	// Stopping already had its grace period: the leftovers share its
+	// deadline rather than getting a second one.
+	deadline := time.Now().Add(l.cfg.Grace)
+	if l.stopSig != 0 {
+		deadline = l.stopBy
+	}
+	if l.killed || !time.Now().Before(deadline) {
+		l.killLeftovers()
+		return false
+	}
+	n, err := signalLeftovers(unix.SIGTERM, l.self)
+	if err != nil {
+		l.log.Warnf("send SIGTERM to leftover processes: %v", err)
+	}
+	leftoverLog(l.log, n).Infof("SIGTERM to leftover processes; SIGKILL in %v", time.Until(deadline).Round(time.Millisecond))
+	l.timer.Reset(time.Until(deadline))
+	return false
+}
+
+func (l *loop) killLeftovers() {
+	n, err := signalLeftovers(unix.SIGKILL, l.self)
+	if err != nil {
+		l.log.Warnf("send SIGKILL to leftover processes: %v", err)
+	}
+	if n != 0 {
+		leftoverLog(l.log, n).Warn("SIGKILL to leftover processes after the grace period")
+	}
+	l.killed = true
+	l.timer.Reset(KillWait)
+}
+
+// leftoverLog adds the number of processes signalled, when it is known
+// (kill(-1) as PID 1 does not say).
+func leftoverLog(log logrus.FieldLogger, n int) logrus.FieldLogger {
+	if n < 0 {
+		return log
+	}
+	return log.WithField("processes", n)
+}
+
+func (l *loop) onTimer() (done bool) {
+	switch l.phase {
+	case backingOff:
+		return l.restart()
+	case running:
+		if l.killed {
+			// The group had its SIGKILL and KillWait more: give up on it.
+			return l.giveUp()
+		}
+		l.log.Warnf("grace period of %v after %s is over: SIGKILL to the main child's group", l.cfg.Grace, signals.Name(l.stopSig))
+		l.killGroup()
+		return false
+	default: // draining
+		if l.killed {
+			return l.giveUp()
+		}
+		l.killLeftovers()
+		return false
+	}
+}
+
+// killGroup sends SIGKILL to the main child's whole group, --single-child
+// or not: escalation must not leave its helpers behind.
+func (l *loop) killGroup() {
+	if err := signals.Send(l.child.pid, true, unix.SIGKILL); err != nil && !errors.Is(err, signals.ErrNoProcess) {
+		l.log.Warn(err)
+	}
+	l.killed = true
+	l.timer.Reset(KillWait)
+}
+
+// giveUp ends tinit although processes it killed are still there.
+func (l *loop) giveUp() bool {
+	l.left, _ = descendants(l.self)
+	if l.child.pid != 0 {
+		// The main child never died: report it as killed by tinit.
+		l.code = 128 + int(unix.SIGKILL)
+		l.reason = fmt.Sprintf("main child did not exit %v after SIGKILL", KillWait)
+	}
+	l.log.WithField("pids", l.left).Warnf("exiting with processes left %v after SIGKILL", KillWait)
+	return true
+}
+
+func (l *loop) onSignal(sig unix.Signal) (done bool) {
 	if signals.Classify(sig) != signals.Forward {
 		l.log.Debugf("dropped %s: never forwarded", signals.Name(sig))
-		return
+		return false
 	}
+	stop := l.cfg.StopSignals[sig]
+	switch l.phase {
+	case running:
+		if stop && l.stopSig != 0 {
+			l.log.Warnf("second stop signal %s: SIGKILL to the main child's group now", signals.Name(sig))
+			l.killGroup()
+			return false
+		}
+		l.forward(sig)
+		if stop {
+			l.stopSig, l.stopBy = sig, time.Now().Add(l.cfg.Grace)
+			l.timer.Reset(l.cfg.Grace)
+		}
+	case backingOff:
+		if !stop {
+			l.log.Debugf("%s during backoff: no child to forward it to", signals.Name(sig))
+			return false
+		}
+		l.stopSig, l.stopBy = sig, time.Now().Add(l.cfg.Grace)
+		l.code = 128 + int(sig)
+		l.reason = fmt.Sprintf("%s during restart backoff", signals.Name(sig))
+		l.timer.Stop()
+		_, _, left := l.sweep()
+		return l.drain(left)
+	case draining:
+		if !stop {
+			return false
+		}
+		if l.stopSig != 0 && !l.killed {
+			l.log.Warnf("second stop signal %s: SIGKILL to leftover processes now", signals.Name(sig))
+			l.killLeftovers()
+		}
+		if l.stopSig == 0 {
+			l.stopSig = sig
+		}
+	}
+	return false
+}
+
+// forward sends sig to the main child (or its group), after --rewrite.
+func (l *loop) forward(sig unix.Signal) {
 	to := l.cfg.Rewrite.Apply(sig)
 	if to == 0 {
 		l.log.Debugf("dropped %s: rewritten to 0", signals.Name(sig))
@@ -118,6 +383,7 @@ func (l *loop) handle(sig unix.Signal) {
 	err := signals.Send(l.child.pid, l.cfg.Group, to)
 	switch {
 	case err == nil:
+		l.sent[to] = true
 		l.log.Debugf("forwarded %s as %s", signals.Name(sig), signals.Name(to))
 	case errors.Is(err, signals.ErrNoProcess):
 		// The child exited and its SIGCHLD is on its way.
@@ -125,4 +391,16 @@ func (l *loop) handle(sig unix.Signal) {
 	default:
 		l.log.Warn(err)
 	}
+}
+
+func (l *loop) result() Result {
+	return Result{Code: l.cfg.ExitMap.Apply(l.code), Reason: l.reason, Restarts: l.bo.total, Left: l.left}
+}
+
+// describe says how a child ended: "exited 3", "was killed by SIGTERM".
+func describe(ws unix.WaitStatus) string {
+	if ws.Signaled() {
+		return fmt.Sprintf("was killed by %s", signals.Name(ws.Signal()))
+	}
+	return fmt.Sprintf("exited %d", ws.ExitStatus())
 }

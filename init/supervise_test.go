@@ -92,7 +92,7 @@ func TestLookPath(t *testing.T) {
 
 // runLoop runs Run in-process with real children, bounded in time. The
 // test feeds Other by hand; SIGCHLD comes from the kernel.
-func runLoop(t *testing.T, cfg Config, other chan os.Signal) int {
+func runLoop(t *testing.T, cfg Config, other chan os.Signal) Result {
 	t.Helper()
 	child := make(chan os.Signal, 1)
 	signal.Notify(child, unix.SIGCHLD)
@@ -101,14 +101,20 @@ func runLoop(t *testing.T, cfg Config, other chan os.Signal) int {
 	log.SetOutput(io.Discard)
 	cfg.Log = log
 	cfg.Env = os.Environ()
-	done := make(chan int, 1)
+	if cfg.Grace == 0 {
+		cfg.Grace = time.Second
+	}
+	if cfg.StopSignals == nil {
+		cfg.StopSignals = map[unix.Signal]bool{unix.SIGTERM: true, unix.SIGINT: true, unix.SIGQUIT: true}
+	}
+	done := make(chan Result, 1)
 	go func() { done <- Run(cfg, Signals{Child: child, Other: other}) }()
 	select {
-	case code := <-done:
-		return code
+	case r := <-done:
+		return r
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return within 10s")
-		return -1
+		return Result{}
 	}
 }
 
@@ -128,7 +134,7 @@ func TestRunReturnsTheChildsCode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := runLoop(t, Config{Argv: tt.argv, Group: true, ExitMap: tt.emap}, make(chan os.Signal, 1))
+			got := runLoop(t, Config{Argv: tt.argv, Group: true, ExitMap: tt.emap}, make(chan os.Signal, 1)).Code
 			if got != tt.want {
 				t.Fatalf("Run(%v) = %d, want %d", tt.argv, got, tt.want)
 			}
@@ -145,7 +151,7 @@ func TestRunForwardsAfterRewrite(t *testing.T) {
 		other <- unix.SIGTERM
 	}()
 	cfg := Config{Argv: argv, Group: true, Rewrite: map[unix.Signal]unix.Signal{unix.SIGTERM: unix.SIGQUIT}}
-	if got := runLoop(t, cfg, other); got != 0 {
+	if got := runLoop(t, cfg, other).Code; got != 0 {
 		t.Fatalf("TERM rewritten to QUIT: exit %d, want 0", got)
 	}
 }

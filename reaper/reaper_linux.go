@@ -15,7 +15,11 @@ type Exit struct {
 
 // Reap appends every child that has exited to buf and returns it. It
 // returns when wait4 reports nothing more to collect, or no children.
-func Reap(buf []Exit) ([]Exit, error) {
+// left reports whether children remain (running, stopped, or exited in
+// the meantime): false means the caller has no child at all. For a PID 1 or
+// a subreaper that is the same as "nothing is left below me", since every
+// orphan of the tree is re-parented to it.
+func Reap(buf []Exit) (exits []Exit, left bool, err error) {
 	for {
 		var ws unix.WaitStatus
 		// __WALL also collects children whose exit signal is not SIGCHLD
@@ -26,16 +30,16 @@ func Reap(buf []Exit) ([]Exit, error) {
 			buf = append(buf, Exit{Pid: pid, Status: ws})
 		case err == nil:
 			// pid 0: children exist, none has exited yet.
-			return buf, nil
+			return buf, true, nil
 		case errors.Is(err, unix.EINTR):
 			// A signal landed on this thread mid-call; nothing was lost.
 			continue
 		case errors.Is(err, unix.ECHILD):
 			// No children at all: the normal end of a sweep.
-			return buf, nil
+			return buf, false, nil
 		default:
 			// Only EINVAL is documented, a bug in the options above.
-			return buf, fmt.Errorf("wait4(-1, WNOHANG|__WALL): %w", err)
+			return buf, true, fmt.Errorf("wait4(-1, WNOHANG|__WALL): %w", err)
 		}
 	}
 }

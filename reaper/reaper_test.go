@@ -30,7 +30,7 @@ func reapUntil(t *testing.T, want map[int]bool) map[int]unix.WaitStatus {
 	var buf []Exit
 	for len(got) < len(want) {
 		var err error
-		buf, err = Reap(buf[:0])
+		buf, _, err = Reap(buf[:0])
 		if err != nil {
 			t.Fatalf("Reap: %v", err)
 		}
@@ -68,9 +68,12 @@ func TestReapCollectsManyExitsInOneSweep(t *testing.T) {
 	// Let them all exit before the first sweep: one sweep must see them all,
 	// as after a burst of coalesced SIGCHLDs.
 	time.Sleep(300 * time.Millisecond)
-	buf, err := Reap(nil)
+	buf, left, err := Reap(nil)
 	if err != nil {
 		t.Fatalf("Reap: %v", err)
+	}
+	if left {
+		t.Error("Reap says children are left after all of them exited")
 	}
 	n := 0
 	for _, e := range buf {
@@ -90,11 +93,15 @@ func TestReapDoesNotBlockOnLiveChildren(t *testing.T) {
 		reapUntil(t, map[int]bool{pid: true})
 	})
 	done := make(chan error, 1)
-	go func() { _, err := Reap(nil); done <- err }()
+	left := make(chan bool, 1)
+	go func() { _, l, err := Reap(nil); left <- l; done <- err }()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatalf("Reap: %v", err)
+		}
+		if !<-left {
+			t.Error("Reap says no children are left while one is running")
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("Reap blocked while a child was still running")
@@ -102,8 +109,8 @@ func TestReapDoesNotBlockOnLiveChildren(t *testing.T) {
 }
 
 func TestReapWithNoChildrenReturnsNothing(t *testing.T) {
-	buf, err := Reap(nil)
-	if err != nil || len(buf) != 0 {
-		t.Fatalf("Reap with no children = %v, %v", buf, err)
+	buf, left, err := Reap(nil)
+	if err != nil || len(buf) != 0 || left {
+		t.Fatalf("Reap with no children = %v, %v, %v", buf, left, err)
 	}
 }

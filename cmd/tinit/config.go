@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 	"github.com/sirupsen/logrus"
@@ -29,6 +30,15 @@ type envVars struct {
 	WarnOnReap        *string `envconfig:"WARN_ON_REAP"`
 	LogLevel          *string `envconfig:"LOG_LEVEL"`
 	LogFormat         *string `envconfig:"LOG_FORMAT"`
+	Restart           *string `envconfig:"RESTART"`
+	Backoff           *string `envconfig:"BACKOFF"`
+	BackoffMax        *string `envconfig:"BACKOFF_MAX"`
+	BackoffReset      *string `envconfig:"BACKOFF_RESET"`
+	MaxRestarts       *string `envconfig:"MAX_RESTARTS"`
+	RestartWindow     *string `envconfig:"RESTART_WINDOW"`
+	StopSignals       *string `envconfig:"STOP_SIGNALS"`
+	Grace             *string `envconfig:"GRACE"`
+	TerminationLog    *string `envconfig:"TERMINATION_LOG"`
 }
 
 // byFlag maps a flag's long name to its variable's value.
@@ -38,6 +48,10 @@ func (e *envVars) byFlag() map[string]*string {
 		"expect-exit": e.ExpectExit, "remap-exit": e.RemapExit,
 		"subreaper": e.Subreaper, "parent-death-signal": e.ParentDeathSignal,
 		"warn-on-reap": e.WarnOnReap, "log-level": e.LogLevel, "log-format": e.LogFormat,
+		"restart": e.Restart, "backoff": e.Backoff, "backoff-max": e.BackoffMax,
+		"backoff-reset": e.BackoffReset, "max-restarts": e.MaxRestarts,
+		"restart-window": e.RestartWindow, "stop-signals": e.StopSignals,
+		"grace": e.Grace, "termination-log": e.TerminationLog,
 	}
 }
 
@@ -53,6 +67,10 @@ type settings struct {
 	warnOnReap bool
 	level      logrus.Level
 	json       bool
+	restart    supervise.Restart
+	stop       map[unix.Signal]bool
+	grace      time.Duration
+	termLog    string
 }
 
 // input is one setting's raw values and where they came from ("--rewrite",
@@ -80,7 +98,17 @@ func load(args []string) (*settings, []error) {
 // validate merges flags over variables over defaults and checks every
 // value. It returns every problem found, each naming its flag or variable.
 func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*settings, []error) {
-	s := &settings{group: true, level: logrus.WarnLevel}
+	s := &settings{
+		group: true,
+		level: logrus.WarnLevel,
+		restart: supervise.Restart{
+			Backoff:      100 * time.Millisecond,
+			BackoffMax:   30 * time.Second,
+			BackoffReset: 10 * time.Second,
+		},
+		stop:  map[unix.Signal]bool{unix.SIGTERM: true, unix.SIGINT: true, unix.SIGQUIT: true},
+		grace: 8 * time.Second,
+	}
 	var errs []error
 	bad := func(src, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{src}, a...)...))
@@ -220,6 +248,59 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 		default:
 			bad(in.src, "%q: want text or json", in.vals[0])
 		}
+	}
+
+	if in, ok := pick("restart"); ok {
+		p, err := supervise.ParseRestartPolicy(strings.TrimSpace(in.vals[0]))
+		if err != nil {
+			bad(in.src, "%v", err)
+		}
+		s.restart.Policy = p
+	}
+	duration := func(long string, into *time.Duration) {
+		in, ok := pick(long)
+		if !ok {
+			return
+		}
+		v := strings.TrimSpace(in.vals[0])
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			bad(in.src, "%q: want a duration such as 500ms, 8s or 1m (0 for none)", in.vals[0])
+			return
+		}
+		*into = d
+	}
+	duration("backoff", &s.restart.Backoff)
+	duration("backoff-max", &s.restart.BackoffMax)
+	duration("backoff-reset", &s.restart.BackoffReset)
+	duration("restart-window", &s.restart.Window)
+	duration("grace", &s.grace)
+	if s.restart.BackoffMax < s.restart.Backoff {
+		errs = append(errs, fmt.Errorf("--backoff-max (TINIT_BACKOFF_MAX) %v is shorter than --backoff (TINIT_BACKOFF) %v", s.restart.BackoffMax, s.restart.Backoff))
+	}
+	if in, ok := pick("max-restarts"); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(in.vals[0]))
+		if err != nil || n < 0 {
+			bad(in.src, "%q: want a number of restarts, 0 for no limit", in.vals[0])
+		}
+		s.restart.MaxRestarts = n
+	}
+	if in, ok := pick("stop-signals"); ok {
+		s.stop = map[unix.Signal]bool{}
+		for _, v := range splitList(in.vals[0]) {
+			sig, err := signals.Parse(v)
+			switch {
+			case err != nil:
+				bad(in.src, "%v", err)
+			case signals.Classify(sig) != signals.Forward:
+				bad(in.src, "%s is never forwarded, so it cannot be a stop signal", signals.Name(sig))
+			default:
+				s.stop[sig] = true
+			}
+		}
+	}
+	if in, ok := pick("termination-log"); ok {
+		s.termLog = strings.TrimSpace(in.vals[0])
 	}
 
 	s.argv = cl.argv

@@ -9,7 +9,10 @@
 //
 //	TINIT_SINGLE_CHILD, TINIT_REWRITE, TINIT_EXPECT_EXIT, TINIT_REMAP_EXIT,
 //	TINIT_SUBREAPER, TINIT_PARENT_DEATH_SIGNAL, TINIT_WARN_ON_REAP,
-//	TINIT_LOG_LEVEL, TINIT_LOG_FORMAT
+//	TINIT_LOG_LEVEL, TINIT_LOG_FORMAT, TINIT_RESTART, TINIT_BACKOFF,
+//	TINIT_BACKOFF_MAX, TINIT_BACKOFF_RESET, TINIT_MAX_RESTARTS,
+//	TINIT_RESTART_WINDOW, TINIT_STOP_SIGNALS, TINIT_GRACE,
+//	TINIT_TERMINATION_LOG
 //	TINI_SUBREAPER, TINI_VERBOSITY, TINI_KILL_PROCESS_GROUP (tini's)
 //
 // Exit codes: the child's code, 128+N when signal N killed it, 127 when
@@ -86,15 +89,36 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 	for _, sig := range sigs.KeptIgnored {
 		log.Debugf("%s was ignored when tinit started: it stays ignored for the child and is not forwarded", signals.Name(sig))
 	}
-	return supervise.Run(supervise.Config{
-		Argv:       st.argv,
-		Env:        os.Environ(),
-		Group:      st.group,
-		Rewrite:    st.rewrite,
-		ExitMap:    st.exitMap,
-		WarnOnReap: st.warnOnReap,
-		Log:        log,
+	res := supervise.Run(supervise.Config{
+		Argv:        st.argv,
+		Env:         os.Environ(),
+		Group:       st.group,
+		Rewrite:     st.rewrite,
+		ExitMap:     st.exitMap,
+		WarnOnReap:  st.warnOnReap,
+		Restart:     st.restart,
+		StopSignals: st.stop,
+		Grace:       st.grace,
+		Log:         log,
 	}, supervise.Signals{Child: sigs.Child, Other: sigs.Other})
+	log.WithFields(logrus.Fields{"code": res.Code, "restarts": res.Restarts}).Infof("exiting: %s", res.Reason)
+	if st.termLog != "" {
+		if err := writeTerminationLog(st.termLog, res); err != nil {
+			log.Warn(err)
+		}
+	}
+	return res.Code
+}
+
+// writeTerminationLog writes one line saying why tinit exits. Kubernetes
+// shows it as the container's termination message when the path is
+// /dev/termination-log.
+func writeTerminationLog(path string, res supervise.Result) error {
+	line := fmt.Sprintf("tinit exit %d: %s (restarts: %d)\n", res.Code, res.Reason, res.Restarts)
+	if err := os.WriteFile(path, []byte(line), 0o644); err != nil {
+		return fmt.Errorf("write termination log: %w", err)
+	}
+	return nil
 }
 
 func newLogger(st *settings, w io.Writer) *logrus.Logger {
