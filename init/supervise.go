@@ -41,7 +41,7 @@ type Config struct {
 	// Grace is how long the tree gets between the first stop signal (or
 	// the main child's last exit) and SIGKILL.
 	Grace time.Duration
-	Log   logrus.FieldLogger
+	Log   *logrus.Logger
 }
 
 // Signals are the channels from signals.Register.
@@ -111,7 +111,7 @@ func Run(cfg Config, sigs Signals) Result {
 // loop holds the state that only Run's goroutine touches.
 type loop struct {
 	cfg   Config
-	log   logrus.FieldLogger
+	log   *logrus.Logger
 	self  int
 	phase phase
 	child child
@@ -150,8 +150,12 @@ func (l *loop) start() error {
 	}
 	l.child, l.started, l.phase = c, time.Now(), running
 	l.sent = [signals.RTMax + 1]bool{}
-	l.log.WithFields(logrus.Fields{"pid": c.pid, "foreground": c.foreground}).
-		Infof("started %q", l.cfg.Argv[0])
+	// Guarded: logrus builds the entry before it checks the level, and a
+	// restart loop must not make garbage for lines nobody sees.
+	if l.log.IsLevelEnabled(logrus.InfoLevel) {
+		l.log.WithFields(logrus.Fields{"pid": c.pid, "foreground": c.foreground}).
+			Infof("started %q", l.cfg.Argv[0])
+	}
 	return nil
 }
 
@@ -170,11 +174,11 @@ func (l *loop) sweep() (status unix.WaitStatus, mainExited, left bool) {
 			status, mainExited = e.Status, true
 			continue
 		}
-		f := l.log.WithFields(logrus.Fields{"pid": e.Pid, "code": ExitCode(e.Status)})
-		if l.cfg.WarnOnReap {
-			f.Warn("reaped orphan")
-		} else {
-			f.Debug("reaped orphan")
+		switch {
+		case l.cfg.WarnOnReap:
+			l.log.WithFields(logrus.Fields{"pid": e.Pid, "code": ExitCode(e.Status)}).Warn("reaped orphan")
+		case l.log.IsLevelEnabled(logrus.DebugLevel):
+			l.log.WithFields(logrus.Fields{"pid": e.Pid, "code": ExitCode(e.Status)}).Debug("reaped orphan")
 		}
 	}
 	return status, mainExited, left
@@ -197,7 +201,9 @@ func (l *loop) mainExited(ws unix.WaitStatus, left bool) (done bool) {
 	l.child = child{}
 	l.code = ExitCode(ws)
 	status := describe(ws)
-	l.log.WithFields(logrus.Fields{"pid": pid, "code": l.code}).Infof("main child %s after %v", status, ran.Round(time.Millisecond))
+	if l.log.IsLevelEnabled(logrus.InfoLevel) {
+		l.log.WithFields(logrus.Fields{"pid": pid, "code": l.code}).Infof("main child %s after %v", status, ran.Round(time.Millisecond))
+	}
 
 	switch {
 	case l.stopSig != 0:

@@ -3,9 +3,12 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+
+	supervise "github.com/tinit/tinit/init"
 )
 
 // loadWith runs the whole parse with a fake environment.
@@ -83,6 +86,14 @@ func TestBadInputNamesItsSource(t *testing.T) {
 		{"bad log format", nil, []string{"--log-format", "xml", "a"}, "--log-format"},
 		{"bad tini verbosity", map[string]string{"TINI_VERBOSITY": "lots"}, []string{"a"}, "TINI_VERBOSITY"},
 		{"-g and --single-child", nil, []string{"-g", "--single-child", "a"}, "contradict"},
+		{"bad restart policy", nil, []string{"--restart", "sometimes", "a"}, "never, on-failure or always"},
+		{"bad restart variable", map[string]string{"TINIT_RESTART": "yes"}, []string{"a"}, "TINIT_RESTART"},
+		{"duration without a unit", nil, []string{"--grace", "8", "a"}, "--grace"},
+		{"negative duration", map[string]string{"TINIT_BACKOFF": "-1s"}, []string{"a"}, "TINIT_BACKOFF"},
+		{"backoff-max below backoff", nil, []string{"--backoff", "2s", "--backoff-max", "1s", "a"}, "--backoff-max"},
+		{"negative max restarts", nil, []string{"--max-restarts", "-1", "a"}, "--max-restarts"},
+		{"unknown stop signal", nil, []string{"--stop-signals", "TERM,NOPE", "a"}, "--stop-signals"},
+		{"SIGCHLD as a stop signal", map[string]string{"TINIT_STOP_SIGNALS": "CHLD"}, []string{"a"}, "never forwarded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,6 +151,27 @@ func TestPrecedence(t *testing.T) {
 		{"TINIT_LOG_LEVEL wins over TINI_VERBOSITY", map[string]string{"TINI_VERBOSITY": "3", "TINIT_LOG_LEVEL": "debug"}, []string{"a"}, func(s *settings) bool { return s.level == logrus.DebugLevel }},
 		{"json format", map[string]string{"TINIT_LOG_FORMAT": "json"}, []string{"a"}, func(s *settings) bool { return s.json }},
 		{"-p takes a name", nil, []string{"-p", "SIGKILL", "a"}, func(s *settings) bool { return s.pdeathsig == unix.SIGKILL }},
+		{"restart defaults", nil, []string{"a"}, func(s *settings) bool {
+			r := s.restart
+			return r.Policy == supervise.RestartNever && r.Backoff == 100*time.Millisecond && r.BackoffMax == 30*time.Second &&
+				r.BackoffReset == 10*time.Second && r.MaxRestarts == 0 && r.Window == 0 && s.grace == 8*time.Second &&
+				len(s.stop) == 3 && s.stop[unix.SIGTERM] && s.stop[unix.SIGINT] && s.stop[unix.SIGQUIT]
+		}},
+		{"restart settings from variables", map[string]string{
+			"TINIT_RESTART": "on-failure", "TINIT_BACKOFF": "1ms", "TINIT_BACKOFF_MAX": "1s", "TINIT_BACKOFF_RESET": "1m",
+			"TINIT_MAX_RESTARTS": "5", "TINIT_RESTART_WINDOW": "1h", "TINIT_GRACE": "0", "TINIT_TERMINATION_LOG": "/dev/termination-log",
+		}, []string{"a"}, func(s *settings) bool {
+			r := s.restart
+			return r.Policy == supervise.RestartOnFailure && r.Backoff == time.Millisecond && r.BackoffMax == time.Second &&
+				r.BackoffReset == time.Minute && r.MaxRestarts == 5 && r.Window == time.Hour && s.grace == 0 &&
+				s.termLog == "/dev/termination-log"
+		}},
+		{"--restart wins over TINIT_RESTART", map[string]string{"TINIT_RESTART": "always"}, []string{"--restart", "never", "a"}, func(s *settings) bool {
+			return s.restart.Policy == supervise.RestartNever
+		}},
+		{"stop signals are a comma list", map[string]string{"TINIT_STOP_SIGNALS": "TERM, USR2"}, []string{"a"}, func(s *settings) bool {
+			return len(s.stop) == 2 && s.stop[unix.SIGTERM] && s.stop[unix.SIGUSR2]
+		}},
 		{"--help needs no PROGRAM", nil, []string{"--help"}, func(s *settings) bool { return s.mode == "help" }},
 		{"--version needs no PROGRAM", nil, []string{"--version"}, func(s *settings) bool { return s.mode == "version" }},
 		{"a variable cannot select a mode", map[string]string{"TINIT_VERSION": "1", "TINIT_HELP": "1"}, []string{"a"}, func(s *settings) bool { return s.mode == "" }},
