@@ -33,6 +33,9 @@ func (e *StartError) Unwrap() error { return e.Err }
 type child struct {
 	pid        int
 	foreground bool
+	// ttyErr is why the child's group could not take the terminal, when
+	// it was tried and failed.
+	ttyErr error
 }
 
 // startChild starts argv as the only direct child of tinit, in a new
@@ -53,6 +56,7 @@ func startChild(argv, env []string) (child, error) {
 	}
 	sys := &syscall.SysProcAttr{Setpgid: true}
 	fg := ownsTerminal()
+	var ttyErr error
 	if fg {
 		// The runtime's child calls TIOCSPGRP with every signal blocked,
 		// so no SIGTTOU can stop it from a background group.
@@ -65,7 +69,15 @@ func startChild(argv, env []string) (child, error) {
 		// The terminal went away or refused between the check and the
 		// ioctl: a foreground group is a convenience, the child is not.
 		fg, sys.Foreground = false, false
+		ttyErr = err
 		pid, err = syscall.ForkExec(path, argv, attr)
+	}
+	if errors.Is(err, unix.ENOEXEC) {
+		// A script without "#!": execvp, and so tini, runs it with the
+		// shell; do the same when there is one.
+		if _, serr := os.Stat(shell); serr == nil {
+			pid, err = syscall.ForkExec(shell, append([]string{shell, path}, argv[1:]...), attr)
+		}
 	}
 	if err != nil {
 		code := CodeNotExecutable
@@ -75,15 +87,22 @@ func startChild(argv, env []string) (child, error) {
 		}
 		return child{}, &StartError{Program: argv[0], Code: code, Err: err}
 	}
-	return child{pid: pid, foreground: fg}, nil
+	return child{pid: pid, foreground: fg, ttyErr: ttyErr}, nil
 }
 
-// ownsTerminal reports whether stdin is tinit's controlling terminal.
-// tcgetpgrp fails with ENOTTY for a terminal that is not ours (under
-// setsid), and for anything that is not a terminal at all.
+// shell runs scripts that have no "#!" line.
+const shell = "/bin/sh"
+
+// ownsTerminal reports whether stdin is tinit's controlling terminal and
+// tinit is in its foreground group. tcgetpgrp fails with ENOTTY for a
+// terminal that is not ours (under setsid), and for anything that is not a
+// terminal at all. A tinit started as a background job must not take the
+// terminal from the shell's foreground job. In a new PID namespace whose
+// terminal belongs to the parent namespace, both groups read as 0 there;
+// then tinit is the container's init and the terminal is its own.
 func ownsTerminal() bool {
-	_, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
-	return err == nil
+	fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
+	return err == nil && fg == unix.Getpgrp()
 }
 
 func isTTYError(err error) bool {

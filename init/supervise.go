@@ -18,6 +18,13 @@ import (
 // or one tinit may not kill, must not keep it from exiting.
 const KillWait = 2 * time.Second
 
+// StopRepeat is how soon a repeat of the first stop signal still counts as
+// the same request rather than the second stop that kills at once. The
+// kernel sends the parent-death signal (-p) again for each thread of a
+// multi-threaded parent as it exits, microseconds apart; Ctrl-C twice takes
+// a human far longer.
+const StopRepeat = 50 * time.Millisecond
+
 // Config is what Run needs, already validated by the caller.
 type Config struct {
 	// Argv is PROGRAM and its arguments; PROGRAM is looked up in Env's PATH.
@@ -44,10 +51,10 @@ type Config struct {
 	Log   *logrus.Logger
 }
 
-// Signals are the channels from signals.Register.
+// Signals are what signals.Register set up.
 type Signals struct {
 	Child <-chan os.Signal
-	Other <-chan os.Signal
+	Other *signals.Pending
 }
 
 // Result is how tinit ends.
@@ -97,8 +104,13 @@ func Run(cfg Config, sigs Signals) Result {
 		select {
 		case <-sigs.Child:
 			done = l.onChild()
-		case s := <-sigs.Other:
-			done = l.onSignal(s.(unix.Signal))
+		case <-sigs.Other.Wake():
+			l.sigs = sigs.Other.Take(l.sigs[:0])
+			for _, sig := range l.sigs {
+				if done = l.onSignal(sig); done {
+					break
+				}
+			}
 		case <-l.timer.C:
 			done = l.onTimer()
 		}
@@ -122,8 +134,10 @@ type loop struct {
 	// of them is not a crash.
 	sent [signals.RTMax + 1]bool
 	bo   *backoff
-	// stopSig is the first stop signal received; stopBy is its deadline.
+	// stopSig is the first stop signal received, at stopAt; stopBy is its
+	// deadline.
 	stopSig unix.Signal
+	stopAt  time.Time
 	stopBy  time.Time
 	// killed: tinit sent its own SIGKILL and waits at most KillWait more.
 	killed bool
@@ -132,6 +146,7 @@ type loop struct {
 	reason string // why tinit ends
 	left   []int
 	buf    []reaper.Exit // reused across sweeps: a storm allocates once
+	sigs   []unix.Signal // reused for each batch of pending signals
 }
 
 // start starts a main child. A PROGRAM that cannot be run ends tinit with
@@ -150,6 +165,9 @@ func (l *loop) start() error {
 	}
 	l.child, l.started, l.phase = c, time.Now(), running
 	l.sent = [signals.RTMax + 1]bool{}
+	if c.ttyErr != nil {
+		l.log.Warnf("the child's group could not take the terminal: %v", c.ttyErr)
+	}
 	// Guarded: logrus builds the entry before it checks the level, and a
 	// restart loop must not make garbage for lines nobody sees.
 	if l.log.IsLevelEnabled(logrus.InfoLevel) {
@@ -343,6 +361,10 @@ func (l *loop) onSignal(sig unix.Signal) (done bool) {
 	stop := l.cfg.StopSignals[sig]
 	switch l.phase {
 	case running:
+		if stop && sig == l.stopSig && time.Since(l.stopAt) < StopRepeat {
+			l.log.Debugf("%s again within %v: the same stop request", signals.Name(sig), StopRepeat)
+			return false
+		}
 		if stop && l.stopSig != 0 {
 			l.log.Warnf("second stop signal %s: SIGKILL to the main child's group now", signals.Name(sig))
 			l.killGroup()
@@ -350,7 +372,7 @@ func (l *loop) onSignal(sig unix.Signal) (done bool) {
 		}
 		l.forward(sig)
 		if stop {
-			l.stopSig, l.stopBy = sig, time.Now().Add(l.cfg.Grace)
+			l.stopSig, l.stopAt, l.stopBy = sig, time.Now(), time.Now().Add(l.cfg.Grace)
 			l.timer.Reset(l.cfg.Grace)
 		}
 	case backingOff:
@@ -358,14 +380,14 @@ func (l *loop) onSignal(sig unix.Signal) (done bool) {
 			l.log.Debugf("%s during backoff: no child to forward it to", signals.Name(sig))
 			return false
 		}
-		l.stopSig, l.stopBy = sig, time.Now().Add(l.cfg.Grace)
+		l.stopSig, l.stopAt, l.stopBy = sig, time.Now(), time.Now().Add(l.cfg.Grace)
 		l.code = 128 + int(sig)
 		l.reason = fmt.Sprintf("%s during restart backoff", signals.Name(sig))
 		l.timer.Stop()
 		_, _, left := l.sweep()
 		return l.drain(left)
 	case draining:
-		if !stop {
+		if !stop || (sig == l.stopSig && time.Since(l.stopAt) < StopRepeat) {
 			return false
 		}
 		if l.stopSig != 0 && !l.killed {
@@ -373,7 +395,7 @@ func (l *loop) onSignal(sig unix.Signal) (done bool) {
 			l.killLeftovers()
 		}
 		if l.stopSig == 0 {
-			l.stopSig = sig
+			l.stopSig, l.stopAt = sig, time.Now()
 		}
 	}
 	return false

@@ -12,6 +12,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+
+	"github.com/tinit/tinit/signals"
 )
 
 func TestExitCode(t *testing.T) {
@@ -92,7 +94,7 @@ func TestLookPath(t *testing.T) {
 
 // runLoop runs Run in-process with real children, bounded in time. The
 // test feeds Other by hand; SIGCHLD comes from the kernel.
-func runLoop(t *testing.T, cfg Config, other chan os.Signal) Result {
+func runLoop(t *testing.T, cfg Config, other *signals.Pending) Result {
 	t.Helper()
 	child := make(chan os.Signal, 1)
 	signal.Notify(child, unix.SIGCHLD)
@@ -134,7 +136,7 @@ func TestRunReturnsTheChildsCode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := runLoop(t, Config{Argv: tt.argv, Group: true, ExitMap: tt.emap}, make(chan os.Signal, 1)).Code
+			got := runLoop(t, Config{Argv: tt.argv, Group: true, ExitMap: tt.emap}, signals.NewPending()).Code
 			if got != tt.want {
 				t.Fatalf("Run(%v) = %d, want %d", tt.argv, got, tt.want)
 			}
@@ -143,12 +145,18 @@ func TestRunReturnsTheChildsCode(t *testing.T) {
 }
 
 func TestRunForwardsAfterRewrite(t *testing.T) {
-	other := make(chan os.Signal, 4)
-	// The child exits 0 on QUIT and 1 on TERM: only a rewrite gives 0.
-	argv := []string{"sh", "-c", `trap 'exit 0' QUIT; trap 'exit 1' TERM; while :; do sleep 0.01; done`}
+	other := signals.NewPending()
+	ready := filepath.Join(t.TempDir(), "ready")
+	// The child exits 0 on QUIT and 1 on TERM: only a rewrite gives 0. It
+	// says when its traps are set, so a slow machine cannot race them.
+	argv := []string{"sh", "-c", `trap 'exit 0' QUIT; trap 'exit 1' TERM; touch ` + ready + `; while :; do sleep 0.01; done`}
 	go func() {
-		time.Sleep(200 * time.Millisecond)
-		other <- unix.SIGTERM
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(ready); err == nil {
+				break
+			}
+		}
+		other.Add(unix.SIGTERM)
 	}()
 	cfg := Config{Argv: argv, Group: true, Rewrite: map[unix.Signal]unix.Signal{unix.SIGTERM: unix.SIGQUIT}}
 	if got := runLoop(t, cfg, other).Code; got != 0 {

@@ -10,9 +10,11 @@
 //     cannot wait for the configuration to be parsed.
 //   - os/signal never blocks: a signal that finds its channel full is
 //     dropped. SIGCHLD coalesces in the kernel anyway, so it has a 1-slot
-//     channel of its own; the signals to forward share a channel with room
-//     (ForwardBuffer), so that an orphan storm flooding SIGCHLD can never
-//     cost a SIGTERM.
+//     channel of its own. The other signals go through a channel with room
+//     (ForwardBuffer) to a goroutine that only sets bits in a Pending set:
+//     that channel never fills, whether the loop is reaping an orphan
+//     storm or stuck writing to a stalled log pipe, so a SIGTERM is never
+//     lost behind a flood of SIGCHLD or of any other signal.
 //   - The only package-level state is what os/signal itself needs.
 //
 // What happens to each signal (see Classify):

@@ -3,6 +3,7 @@ package signals
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -25,7 +26,7 @@ func ParseRewrite(s string) (from, to unix.Signal, err error) {
 	if Classify(from) != Forward {
 		return 0, 0, fmt.Errorf("%q: %s is never forwarded, so it cannot be rewritten", s, Name(from))
 	}
-	if strings.TrimSpace(t) == "0" {
+	if n, err := strconv.Atoi(strings.TrimSpace(t)); err == nil && n == 0 {
 		return from, 0, nil
 	}
 	if to, err = Parse(t); err != nil {

@@ -94,8 +94,12 @@ func parseRT(up string) (unix.Signal, bool) {
 		if !strings.HasPrefix(rest, want) {
 			return 0, false
 		}
-		n, err := strconv.Atoi(rest[1:])
-		if err != nil || n < 0 || n > RTMax-RTMin {
+		digits := rest[1:]
+		if digits == "" || strings.TrimLeft(digits, "0123456789") != "" {
+			return 0, false
+		}
+		n, err := strconv.Atoi(digits)
+		if err != nil || n > RTMax-RTMin {
 			return 0, false
 		}
 		off = n

@@ -23,10 +23,9 @@ const (
 	Unhandled
 )
 
-// ForwardBuffer is the room in the forwarded signals' channel. Identical
-// signals pending in the runtime coalesce before they reach a channel, so
-// this only needs room for a burst of distinct signals arriving while the
-// loop is busy reaping an orphan storm.
+// ForwardBuffer is the room in os/signal's channel for the signals other
+// than SIGCHLD. A goroutine empties it into a Pending set as fast as
+// signals come, so it only absorbs scheduling delays of that goroutine.
 const ForwardBuffer = 128
 
 // Classify says what tinit does with sig. See the package doc for why.
@@ -51,8 +50,9 @@ type Channels struct {
 	// Child receives SIGCHLD. One slot: SIGCHLDs coalesce, and the reaper
 	// loops until nothing is left, so one pending wake-up is enough.
 	Child <-chan os.Signal
-	// Other receives every other registered signal, forwarded or dropped.
-	Other <-chan os.Signal
+	// Other holds every other registered signal, forwarded or dropped, as
+	// a pending set.
+	Other *Pending
 	// KeptIgnored lists SIGHUP and SIGINT when tinit started with them
 	// ignored: they are left ignored, for tinit and for the child.
 	KeptIgnored []unix.Signal
@@ -66,7 +66,7 @@ type Channels struct {
 func Register() *Channels {
 	child := make(chan os.Signal, 1)
 	other := make(chan os.Signal, ForwardBuffer)
-	c := &Channels{Child: child, Other: other, Err: resetReserved()}
+	c := &Channels{Child: child, Other: NewPending(), Err: resetReserved()}
 
 	signal.Notify(child, unix.SIGCHLD)
 	var set []os.Signal
@@ -85,5 +85,6 @@ func Register() *Channels {
 		set = append(set, sig)
 	}
 	signal.Notify(other, set...)
+	go c.Other.pump(other)
 	return c
 }

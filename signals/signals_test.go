@@ -34,7 +34,7 @@ func TestParse(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"", "0", "32", "33", "65", "-1", "TERMS", "SIG", "RTMIN-1", "RTMAX+1", "RTMIN+31", "RTMIN+x", "1.5"} {
+	for _, bad := range []string{"", "0", "32", "33", "65", "-1", "TERMS", "SIG", "RTMIN-1", "RTMAX+1", "RTMIN+31", "RTMIN+x", "1.5", "RTMIN++3", "RTMIN+-0", "RTMAX--1", "RTMIN+"} {
 		t.Run(bad+" is rejected", func(t *testing.T) {
 			if got, err := Parse(bad); err == nil {
 				t.Fatalf("Parse(%q) = %d, want an error", bad, got)
@@ -96,6 +96,7 @@ func TestParseRewrite(t *testing.T) {
 		{in: "TERM:QUIT", from: unix.SIGTERM, to: unix.SIGQUIT},
 		{in: "SIGUSR1:0", from: unix.SIGUSR1, to: 0},
 		{in: "15:9", from: unix.SIGTERM, to: unix.SIGKILL},
+		{in: "TERM:00", from: unix.SIGTERM, to: 0},
 		{in: "TERM", wantErr: true},
 		{in: "CHLD:TERM", wantErr: true},
 		{in: "URG:TERM", wantErr: true},
@@ -128,5 +129,35 @@ func TestRewriteApply(t *testing.T) {
 		if got := r.Apply(in); got != want {
 			t.Errorf("Apply(%s) = %d, want %d", Name(in), got, want)
 		}
+	}
+}
+
+func TestPendingCoalescesAndOrders(t *testing.T) {
+	p := NewPending()
+	for i := 0; i < 1000; i++ {
+		p.Add(unix.SIGUSR1)
+	}
+	p.Add(unix.SIGTERM)
+	p.Add(unix.SIGHUP)
+	p.Add(64)
+	p.Add(0)  // ignored
+	p.Add(65) // ignored
+	select {
+	case <-p.Wake():
+	default:
+		t.Fatal("no wake-up after Add")
+	}
+	got := p.Take(nil)
+	want := []unix.Signal{unix.SIGHUP, unix.SIGUSR1, unix.SIGTERM, 64}
+	if len(got) != len(want) {
+		t.Fatalf("Take = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("Take = %v, want %v", got, want)
+		}
+	}
+	if again := p.Take(nil); len(again) != 0 {
+		t.Fatalf("Take after Take = %v, want nothing", again)
 	}
 }

@@ -15,16 +15,17 @@ type option struct {
 	help    string
 	compat  string // the tini variable honoured too, for the flag table
 	noValue bool   // counted, not set (-v)
+	bare    bool   // a switch that takes no =value either (modes, -g)
 }
 
 // options lists every flag. Mode flags (help, version) have no variable:
 // a stray variable in an app's environment must never turn tinit into
 // something else.
 var options = []option{
-	{long: "help", short: 'h', help: "print this help and exit 0"},
-	{long: "version", help: "print the version and exit 0"},
+	{long: "help", short: 'h', bare: true, help: "print this help and exit 0"},
+	{long: "version", bare: true, help: "print the version and exit 0"},
 	{long: "single-child", env: "TINIT_SINGLE_CHILD", help: "forward signals to the child alone, not its process group"},
-	{long: "process-group", short: 'g', help: "forward signals to the child's process group (the default; tini's -g)", compat: "TINI_KILL_PROCESS_GROUP"},
+	{long: "process-group", short: 'g', bare: true, help: "forward signals to the child's process group (the default; tini's -g)", compat: "TINI_KILL_PROCESS_GROUP"},
 	{long: "rewrite", env: "TINIT_REWRITE", value: "FROM:TO", repeat: true, help: "forward signal FROM as TO (TO=0 drops it), e.g. TERM:QUIT"},
 	{long: "expect-exit", short: 'e', env: "TINIT_EXPECT_EXIT", value: "N", repeat: true, help: "exit 0 when the child's code is N (tini's -e)"},
 	{long: "remap-exit", env: "TINIT_REMAP_EXIT", value: "N:M", repeat: true, help: "exit M when the child's code is N"},
@@ -110,10 +111,9 @@ func parseArgs(args []string) (*cmdline, error) {
 			}
 			spelled := "--" + name
 			switch {
+			case (o.noValue || o.bare) && hasV:
+				return nil, fmt.Errorf("%s takes no value", spelled)
 			case o.noValue:
-				if hasV {
-					return nil, fmt.Errorf("%s takes no value", spelled)
-				}
 				c.verbose++
 				continue
 			case o.value == "":
@@ -134,7 +134,7 @@ func parseArgs(args []string) (*cmdline, error) {
 			for j := 1; j < len(a); j++ {
 				o := lookupShort(a[j])
 				if o == nil {
-					return nil, fmt.Errorf("unknown flag %q", "-"+string(a[j]))
+					return nil, fmt.Errorf("unknown flag %q", "-"+string([]byte{a[j]}))
 				}
 				spelled := "-" + string(a[j])
 				if o.noValue {

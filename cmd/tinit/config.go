@@ -20,25 +20,29 @@ import (
 // is a *string: nil means unset, and parsing happens in validate, for
 // variables and flags alike, so that every problem is reported at once and
 // names where the value came from.
+//
+// split_words, never an envconfig:"NAME" tag: envconfig falls back to the
+// bare NAME when PREFIX_NAME is unset, and an app's own LOG_LEVEL must
+// never configure tinit.
 type envVars struct {
-	SingleChild       *string `envconfig:"SINGLE_CHILD"`
-	Rewrite           *string `envconfig:"REWRITE"`
-	ExpectExit        *string `envconfig:"EXPECT_EXIT"`
-	RemapExit         *string `envconfig:"REMAP_EXIT"`
-	Subreaper         *string `envconfig:"SUBREAPER"`
-	ParentDeathSignal *string `envconfig:"PARENT_DEATH_SIGNAL"`
-	WarnOnReap        *string `envconfig:"WARN_ON_REAP"`
-	LogLevel          *string `envconfig:"LOG_LEVEL"`
-	LogFormat         *string `envconfig:"LOG_FORMAT"`
-	Restart           *string `envconfig:"RESTART"`
-	Backoff           *string `envconfig:"BACKOFF"`
-	BackoffMax        *string `envconfig:"BACKOFF_MAX"`
-	BackoffReset      *string `envconfig:"BACKOFF_RESET"`
-	MaxRestarts       *string `envconfig:"MAX_RESTARTS"`
-	RestartWindow     *string `envconfig:"RESTART_WINDOW"`
-	StopSignals       *string `envconfig:"STOP_SIGNALS"`
-	Grace             *string `envconfig:"GRACE"`
-	TerminationLog    *string `envconfig:"TERMINATION_LOG"`
+	SingleChild       *string `split_words:"true"`
+	Rewrite           *string `split_words:"true"`
+	ExpectExit        *string `split_words:"true"`
+	RemapExit         *string `split_words:"true"`
+	Subreaper         *string `split_words:"true"`
+	ParentDeathSignal *string `split_words:"true"`
+	WarnOnReap        *string `split_words:"true"`
+	LogLevel          *string `split_words:"true"`
+	LogFormat         *string `split_words:"true"`
+	Restart           *string `split_words:"true"`
+	Backoff           *string `split_words:"true"`
+	BackoffMax        *string `split_words:"true"`
+	BackoffReset      *string `split_words:"true"`
+	MaxRestarts       *string `split_words:"true"`
+	RestartWindow     *string `split_words:"true"`
+	StopSignals       *string `split_words:"true"`
+	Grace             *string `split_words:"true"`
+	TerminationLog    *string `split_words:"true"`
 }
 
 // byFlag maps a flag's long name to its variable's value.
@@ -119,7 +123,8 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 			return input{src: cl.spelled[long], vals: cl.values[long]}, true
 		}
 		o := lookupLong(long)
-		if v := vars[long]; v != nil {
+		// Empty is unset, as Compose and Kubernetes use it.
+		if v := vars[long]; v != nil && strings.TrimSpace(*v) != "" {
 			if o.repeat {
 				return input{src: o.env, vals: splitList(*v)}, true
 			}
@@ -207,10 +212,15 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 
 	if in, ok := pick("parent-death-signal"); ok {
 		sig, err := signals.Parse(in.vals[0])
-		if err != nil {
+		switch {
+		case err != nil:
 			bad(in.src, "%v", err)
+		case sig != unix.SIGKILL && signals.Classify(sig) != signals.Forward:
+			// tinit drops or never sees these: the setting would do nothing.
+			bad(in.src, "%s would have no effect: want SIGKILL or a signal tinit forwards, such as TERM", signals.Name(sig))
+		default:
+			s.pdeathsig = sig
 		}
-		s.pdeathsig = sig
 	}
 
 	if in, ok := pick("warn-on-reap"); ok {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,13 @@ import (
 // loadWith runs the whole parse with a fake environment.
 func loadWith(t *testing.T, env map[string]string, args ...string) (*settings, []error) {
 	t.Helper()
+	// The developer's own TINIT_* and TINI_* variables must not leak in.
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TINIT_") || strings.HasPrefix(k, "TINI_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
@@ -86,6 +94,12 @@ func TestBadInputNamesItsSource(t *testing.T) {
 		{"bad log format", nil, []string{"--log-format", "xml", "a"}, "--log-format"},
 		{"bad tini verbosity", map[string]string{"TINI_VERBOSITY": "lots"}, []string{"a"}, "TINI_VERBOSITY"},
 		{"-g and --single-child", nil, []string{"-g", "--single-child", "a"}, "contradict"},
+		{"--help with a value", nil, []string{"--help=no"}, "--help takes no value"},
+		{"--version with a value", nil, []string{"--version=false"}, "--version takes no value"},
+		{"-g with a value", nil, []string{"--process-group=false", "a"}, "takes no value"},
+		{"-p with a signal tinit never sees", nil, []string{"-p", "URG", "a"}, "no effect"},
+		{"-p with a dropped signal", nil, []string{"-p", "TTIN", "a"}, "no effect"},
+		{"a non-ASCII short flag", nil, []string{"-\xc3\xa9", "a"}, `"-\xc3"`},
 		{"bad restart policy", nil, []string{"--restart", "sometimes", "a"}, "never, on-failure or always"},
 		{"bad restart variable", map[string]string{"TINIT_RESTART": "yes"}, []string{"a"}, "TINIT_RESTART"},
 		{"duration without a unit", nil, []string{"--grace", "8", "a"}, "--grace"},
@@ -174,6 +188,12 @@ func TestPrecedence(t *testing.T) {
 		}},
 		{"--help needs no PROGRAM", nil, []string{"--help"}, func(s *settings) bool { return s.mode == "help" }},
 		{"--version needs no PROGRAM", nil, []string{"--version"}, func(s *settings) bool { return s.mode == "version" }},
+		{"an app's own LOG_LEVEL, REWRITE and RESTART are not tinit's", map[string]string{"LOG_LEVEL": "verbose", "REWRITE": "x", "RESTART": "always", "SINGLE_CHILD": "true"}, []string{"a"}, func(s *settings) bool {
+			return s.level == logrus.WarnLevel && s.rewrite == nil && s.restart.Policy == supervise.RestartNever && s.group
+		}},
+		{"an empty variable is unset", map[string]string{"TINIT_SINGLE_CHILD": "", "TINIT_GRACE": " ", "TINIT_RESTART": ""}, []string{"a"}, func(s *settings) bool {
+			return s.group && s.grace == 8*time.Second
+		}},
 		{"a variable cannot select a mode", map[string]string{"TINIT_VERSION": "1", "TINIT_HELP": "1"}, []string{"a"}, func(s *settings) bool { return s.mode == "" }},
 	}
 	for _, tt := range tests {

@@ -98,6 +98,26 @@ func runHelper() {
 		inner.Start()
 		bufio.NewReader(out).ReadString('\n')
 		os.Exit(0)
+	case "burst":
+		// Stall tinit on its log (-w, 5,000 orphans, a stderr nobody
+		// reads), then send it 1,000 SIGUSR1 and one SIGTERM.
+		runStorm(5000)
+		tinit := os.Getppid()
+		for i := 0; i < 1000; i++ {
+			unix.Kill(tinit, syscall.SIGUSR1)
+		}
+		unix.Kill(tinit, syscall.SIGTERM)
+		fmt.Println("sent")
+		blockForever()
+	case "bg-run":
+		// A session leader on a terminal runs args as a background job.
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		cmd.Env = append(os.Environ(), helperEnv+"="+os.Getenv("E2E_NEXT"))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Run()
+		fmt.Printf("leader_pgrp=%d\n", syscall.Getpgrp())
+		os.Exit(0)
 	case "ignore-hup-exec":
 		signal.Ignore(syscall.SIGHUP)
 		execArgs(args)

@@ -65,6 +65,7 @@ const gcPercent = 10
 
 // run is tinit minus the process exit, so that only main exits.
 func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
+	ppid := os.Getppid()
 	st, errs := load(args)
 	if len(errs) > 0 {
 		for _, err := range errs {
@@ -82,13 +83,19 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	log := newLogger(st, stderr)
+	logOut := newAsyncWriter(stderr)
+	defer logOut.Close()
+	log := newLogger(st, logOut)
 	if sigs.Err != nil {
 		log.Warnf("%v: the child may inherit an ignored signal 32 or 33", sigs.Err)
 	}
 	if st.pdeathsig != 0 {
 		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(st.pdeathsig), 0, 0, 0); err != nil {
 			log.Warnf("prctl(PR_SET_PDEATHSIG, %s): %v", signals.Name(st.pdeathsig), err)
+		} else if os.Getppid() != ppid {
+			// The parent died before the prctl: the kernel will not send
+			// the signal, so send it now.
+			unix.Kill(os.Getpid(), st.pdeathsig)
 		}
 	}
 	// Not PID 1: become a subreaper, so orphans still come to tinit and
