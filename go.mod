@@ -7,3 +7,5 @@ require (
 	github.com/sirupsen/logrus v1.10.2
 	golang.org/x/sys v0.49.0
 )
+
+require github.com/prometheus/common v0.73.1 // indirect
