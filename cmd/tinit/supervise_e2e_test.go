@@ -305,8 +305,11 @@ func TestThousandCrashesLeakNothing(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 			rss, ok1 := procStatus(pid, "VmRSS")
 			threads, ok2 := procStatus(pid, "Threads")
-			if ok1 && ok2 {
-				samples = append(samples, sample{fdCount(pid), rss, threads})
+			fds := fdCount(pid)
+			// A process on its way out shows no fds and no memory: not a
+			// sample of a running tinit.
+			if ok1 && ok2 && fds > 0 && procState(pid) != "Z" {
+				samples = append(samples, sample{fds, rss, threads})
 			}
 			continue
 		}
