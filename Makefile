@@ -3,12 +3,15 @@
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
+# Probes and scrapers speak HTTP/1.1: leaving HTTP/2 out of net/http saves
+# about 0.55 MB of binary.
+TAGS    := nethttpomithttp2
 FUZZTIME ?= 20s
 
 .PHONY: build test vet fmt fuzz image clean
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/tinit ./cmd/tinit
+	CGO_ENABLED=0 $(GO) build -trimpath -tags $(TAGS) -ldflags "$(LDFLAGS)" -o bin/tinit ./cmd/tinit
 
 # Everything CI checks: formatting, vet, unit and end-to-end tests (as PID 1
 # in a fresh PID namespace: needs root), then a short fuzz run of the parser.

@@ -10,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/tinit/tinit/healthz"
 	"github.com/tinit/tinit/reaper"
 	"github.com/tinit/tinit/signals"
 )
@@ -48,12 +49,22 @@ type Config struct {
 	// Grace is how long the tree gets between the first stop signal (or
 	// the main child's last exit) and SIGKILL.
 	Grace time.Duration
-	Log   *logrus.Logger
+	// Drain is how long the first stop signal waits, with readiness off,
+	// before it is forwarded: time for a load balancer to stop sending
+	// traffic. The SIGKILL deadline is Drain plus Grace.
+	Drain time.Duration
+	// Heartbeat arms setitimer(ITIMER_REAL) at this period; 0 turns it off
+	// and SIGALRM is forwarded like any other signal.
+	Heartbeat time.Duration
+	// Status receives what the health endpoint shows; nil for none.
+	Status *healthz.State
+	Log    *logrus.Logger
 }
 
 // Signals are what signals.Register set up.
 type Signals struct {
 	Child <-chan os.Signal
+	Alarm <-chan os.Signal
 	Other *signals.Pending
 }
 
@@ -89,21 +100,37 @@ const (
 // returns how tinit should exit.
 func Run(cfg Config, sigs Signals) Result {
 	l := &loop{
-		cfg:   cfg,
-		log:   cfg.Log,
-		self:  os.Getpid(),
-		bo:    newBackoff(cfg.Restart),
-		timer: time.NewTimer(time.Hour),
+		cfg:      cfg,
+		log:      cfg.Log,
+		self:     os.Getpid(),
+		bo:       newBackoff(cfg.Restart),
+		timer:    time.NewTimer(time.Hour),
+		lastCode: -1,
 	}
 	l.timer.Stop()
+	if cfg.Heartbeat > 0 {
+		if err := armHeartbeat(cfg.Heartbeat); err != nil {
+			l.log.Warn(err)
+		}
+		defer disarmHeartbeat()
+		l.lastTick = time.Now()
+	}
+	defer l.publish(true)
 	if err := l.start(); err != nil {
 		return l.result()
 	}
 	for {
+		l.publish(false)
 		var done bool
 		select {
 		case <-sigs.Child:
 			done = l.onChild()
+		case <-sigs.Alarm:
+			if cfg.Heartbeat > 0 {
+				done = l.onTick()
+			} else {
+				done = l.onSignal(unix.SIGALRM)
+			}
 		case <-sigs.Other.Wake():
 			l.sigs = sigs.Other.Take(l.sigs[:0])
 			for _, sig := range l.sigs {
@@ -147,6 +174,13 @@ type loop struct {
 	left   []int
 	buf    []reaper.Exit // reused across sweeps: a storm allocates once
 	sigs   []unix.Signal // reused for each batch of pending signals
+	// pendingStop is the first stop signal, held back during --drain.
+	pendingStop unix.Signal
+	// What the health endpoint shows.
+	lastCode  int
+	lastTick  time.Time
+	reaped    uint64
+	forwarded [signals.RTMax + 1]uint64
 }
 
 // start starts a main child. A PROGRAM that cannot be run ends tinit with
@@ -192,6 +226,7 @@ func (l *loop) sweep() (status unix.WaitStatus, mainExited, left bool) {
 			status, mainExited = e.Status, true
 			continue
 		}
+		l.reaped++
 		switch {
 		case l.cfg.WarnOnReap:
 			l.log.WithFields(logrus.Fields{"pid": e.Pid, "code": ExitCode(e.Status)}).Warn("reaped orphan")
@@ -218,6 +253,7 @@ func (l *loop) mainExited(ws unix.WaitStatus, left bool) (done bool) {
 	pid := l.child.pid
 	l.child = child{}
 	l.code = ExitCode(ws)
+	l.lastCode = l.code
 	status := describe(ws)
 	if l.log.IsLevelEnabled(logrus.InfoLevel) {
 		l.log.WithFields(logrus.Fields{"pid": pid, "code": l.code}).Infof("main child %s after %v", status, ran.Round(time.Millisecond))
@@ -315,6 +351,14 @@ func (l *loop) onTimer() (done bool) {
 	case backingOff:
 		return l.restart()
 	case running:
+		if l.pendingStop != 0 {
+			// --drain is over: now the child hears about it.
+			sig := l.pendingStop
+			l.pendingStop = 0
+			l.forward(sig)
+			l.timer.Reset(time.Until(l.stopBy))
+			return false
+		}
 		if l.killed {
 			// The group had its SIGKILL and KillWait more: give up on it.
 			return l.giveUp()
@@ -367,14 +411,26 @@ func (l *loop) onSignal(sig unix.Signal) (done bool) {
 		}
 		if stop && l.stopSig != 0 {
 			l.log.Warnf("second stop signal %s: SIGKILL to the main child's group now", signals.Name(sig))
+			l.pendingStop = 0
 			l.killGroup()
 			return false
 		}
-		l.forward(sig)
-		if stop {
-			l.stopSig, l.stopAt, l.stopBy = sig, time.Now(), time.Now().Add(l.cfg.Grace)
-			l.timer.Reset(l.cfg.Grace)
+		if !stop {
+			l.forward(sig)
+			return false
 		}
+		now := time.Now()
+		l.stopSig, l.stopAt, l.stopBy = sig, now, now.Add(l.cfg.Drain+l.cfg.Grace)
+		if l.cfg.Drain > 0 {
+			// Readiness turns 503 now (publish sees stopSig); the signal
+			// follows once load balancers have had time to notice.
+			l.pendingStop = sig
+			l.log.Infof("%s: not ready, forwarding it in %v (--drain)", signals.Name(sig), l.cfg.Drain)
+			l.timer.Reset(l.cfg.Drain)
+			return false
+		}
+		l.forward(sig)
+		l.timer.Reset(l.cfg.Grace)
 	case backingOff:
 		if !stop {
 			l.log.Debugf("%s during backoff: no child to forward it to", signals.Name(sig))
@@ -412,6 +468,7 @@ func (l *loop) forward(sig unix.Signal) {
 	switch {
 	case err == nil:
 		l.sent[to] = true
+		l.forwarded[to]++
 		l.log.Debugf("forwarded %s as %s", signals.Name(sig), signals.Name(to))
 	case errors.Is(err, signals.ErrNoProcess):
 		// The child exited and its SIGCHLD is on its way.
@@ -419,6 +476,53 @@ func (l *loop) forward(sig unix.Signal) {
 	default:
 		l.log.Warn(err)
 	}
+}
+
+// onTick records a heartbeat tick, sweeps for zombies as a safety net
+// (a SIGCHLD is never lost, but the sweep costs one wait4 when there is
+// nothing to collect) and checks that the main child still exists.
+func (l *loop) onTick() (done bool) {
+	l.lastTick = time.Now()
+	if done = l.onChild(); done {
+		return true
+	}
+	if l.child.pid != 0 && errors.Is(unix.Kill(l.child.pid, 0), unix.ESRCH) {
+		l.log.Errorf("main child %d is gone but was never reaped", l.child.pid)
+	}
+	return false
+}
+
+// publish hands the health endpoint a copy of the loop's state. It runs
+// once per event; the endpoint never touches the loop.
+func (l *loop) publish(final bool) {
+	if l.cfg.Status == nil {
+		return
+	}
+	phase := "running"
+	switch {
+	case final:
+		phase = "done"
+	case l.phase == backingOff:
+		phase = "backoff"
+	case l.phase == draining:
+		phase = "draining"
+	case l.stopSig != 0:
+		phase = "stopping"
+	case l.child.pid == 0:
+		phase = "starting"
+	}
+	l.cfg.Status.Update(func(s *healthz.Status) {
+		s.Phase = phase
+		s.ChildUp = l.child.pid != 0
+		s.ChildPid = l.child.pid
+		s.Restarts = uint64(l.bo.total)
+		s.LastExitCode = l.lastCode
+		s.ZombiesReaped = l.reaped
+		s.Forwarded = l.forwarded
+		s.LastTick = l.lastTick
+		s.Heartbeat = l.cfg.Heartbeat
+		s.Draining = final || l.stopSig != 0 || l.phase == draining
+	})
 }
 
 func (l *loop) result() Result {

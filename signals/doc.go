@@ -23,6 +23,8 @@
 //     real-time signals SIGRTMIN..SIGRTMAX (34..64) and SIGABRT, which can
 //     only reach tinit from kill(2) since tinit never calls abort.
 //   - SIGCHLD: drives the reaper, never forwarded.
+//   - SIGALRM: the heartbeat's tick (setitimer), on a 1-slot channel of its
+//     own; forwarded like any other signal when the heartbeat is off.
 //   - SIGURG: the Go runtime's goroutine preemption signal. It is not
 //     registered at all; forwarding it would send the child a stream of
 //     signals it never asked for.

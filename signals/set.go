@@ -50,6 +50,10 @@ type Channels struct {
 	// Child receives SIGCHLD. One slot: SIGCHLDs coalesce, and the reaper
 	// loops until nothing is left, so one pending wake-up is enough.
 	Child <-chan os.Signal
+	// Alarm receives SIGALRM, the heartbeat's tick. One slot: ticks
+	// coalesce, and the loop compares times rather than counting them.
+	// With the heartbeat off, the loop forwards it like any other signal.
+	Alarm <-chan os.Signal
 	// Other holds every other registered signal, forwarded or dropped, as
 	// a pending set.
 	Other *Pending
@@ -65,15 +69,17 @@ type Channels struct {
 // first thing in main, before any child exists.
 func Register() *Channels {
 	child := make(chan os.Signal, 1)
+	alarm := make(chan os.Signal, 1)
 	other := make(chan os.Signal, ForwardBuffer)
-	c := &Channels{Child: child, Other: NewPending(), Err: resetReserved()}
+	c := &Channels{Child: child, Alarm: alarm, Other: NewPending(), Err: resetReserved()}
 
 	signal.Notify(child, unix.SIGCHLD)
+	signal.Notify(alarm, unix.SIGALRM)
 	var set []os.Signal
 	for n := 1; n <= RTMax; n++ {
 		sig := unix.Signal(n)
 		a := Classify(sig)
-		if a != Forward && a != Drop {
+		if (a != Forward && a != Drop) || sig == unix.SIGALRM {
 			continue
 		}
 		// The runtime keeps an inherited SIG_IGN only for these two, and

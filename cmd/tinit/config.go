@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/tinit/tinit/healthz"
 	supervise "github.com/tinit/tinit/init"
 	"github.com/tinit/tinit/signals"
 )
@@ -21,9 +24,9 @@ import (
 // variables and flags alike, so that every problem is reported at once and
 // names where the value came from.
 //
-// split_words, never an envconfig:"NAME" tag: envconfig falls back to the
-// bare NAME when PREFIX_NAME is unset, and an app's own LOG_LEVEL must
-// never configure tinit.
+// split_words (CheckTCP reads TINIT_CHECK_TCP), never an envconfig:"NAME"
+// tag: envconfig falls back to the bare NAME when PREFIX_NAME is unset, and
+// an app's own LOG_LEVEL must never configure tinit.
 type envVars struct {
 	SingleChild       *string `split_words:"true"`
 	Rewrite           *string `split_words:"true"`
@@ -43,6 +46,14 @@ type envVars struct {
 	StopSignals       *string `split_words:"true"`
 	Grace             *string `split_words:"true"`
 	TerminationLog    *string `split_words:"true"`
+	Heartbeat         *string `split_words:"true"`
+	HealthAddr        *string `split_words:"true"`
+	CheckTCP          *string `split_words:"true"`
+	CheckHTTP         *string `split_words:"true"`
+	CheckFile         *string `split_words:"true"`
+	CheckInterval     *string `split_words:"true"`
+	CheckFailAfter    *string `split_words:"true"`
+	Drain             *string `split_words:"true"`
 }
 
 // byFlag maps a flag's long name to its variable's value.
@@ -56,6 +67,10 @@ func (e *envVars) byFlag() map[string]*string {
 		"backoff-reset": e.BackoffReset, "max-restarts": e.MaxRestarts,
 		"restart-window": e.RestartWindow, "stop-signals": e.StopSignals,
 		"grace": e.Grace, "termination-log": e.TerminationLog,
+		"heartbeat": e.Heartbeat, "health-addr": e.HealthAddr,
+		"check-tcp": e.CheckTCP, "check-http": e.CheckHTTP, "check-file": e.CheckFile,
+		"check-interval": e.CheckInterval, "check-fail-after": e.CheckFailAfter,
+		"drain": e.Drain,
 	}
 }
 
@@ -75,6 +90,10 @@ type settings struct {
 	stop       map[unix.Signal]bool
 	grace      time.Duration
 	termLog    string
+	heartbeat  time.Duration
+	drain      time.Duration
+	health     input // the address and where it came from; src "" when off
+	checks     healthz.CheckConfig
 }
 
 // input is one setting's raw values and where they came from ("--rewrite",
@@ -110,8 +129,10 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 			BackoffMax:   30 * time.Second,
 			BackoffReset: 10 * time.Second,
 		},
-		stop:  map[unix.Signal]bool{unix.SIGTERM: true, unix.SIGINT: true, unix.SIGQUIT: true},
-		grace: 8 * time.Second,
+		stop:      map[unix.Signal]bool{unix.SIGTERM: true, unix.SIGINT: true, unix.SIGQUIT: true},
+		grace:     8 * time.Second,
+		heartbeat: time.Second,
+		checks:    healthz.CheckConfig{Interval: 2 * time.Second},
 	}
 	var errs []error
 	bad := func(src, format string, a ...any) {
@@ -146,6 +167,14 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 		return s, nil
 	case cl.has("version"):
 		s.mode = "version"
+		return s, nil
+	case cl.has("healthcheck"):
+		// Only the address matters; a problem elsewhere is not the
+		// probe's business.
+		s.mode = "healthcheck"
+		if in, ok := pick("health-addr"); ok {
+			s.health = input{src: in.src, vals: []string{strings.TrimSpace(in.vals[0])}}
+		}
 		return s, nil
 	}
 
@@ -285,6 +314,34 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 	duration("backoff-reset", &s.restart.BackoffReset)
 	duration("restart-window", &s.restart.Window)
 	duration("grace", &s.grace)
+	duration("heartbeat", &s.heartbeat)
+	duration("drain", &s.drain)
+	duration("check-interval", &s.checks.Interval)
+	duration("check-fail-after", &s.checks.FailAfter)
+	if s.checks.Interval == 0 {
+		errs = append(errs, errors.New("--check-interval (TINIT_CHECK_INTERVAL) must be above 0"))
+	}
+	if in, ok := pick("health-addr"); ok {
+		addr := strings.TrimSpace(in.vals[0])
+		if _, port, err := net.SplitHostPort(addr); err != nil || !validPort(port) {
+			bad(in.src, "%q: want HOST:PORT or :PORT with a port from 1 to 65535", in.vals[0])
+		}
+		s.health = input{src: in.src, vals: []string{addr}}
+	}
+	var checkSrc []string
+	for long, list := range map[string]*[]string{"check-tcp": &s.checks.TCP, "check-http": &s.checks.HTTP, "check-file": &s.checks.File} {
+		if in, ok := pick(long); ok {
+			*list = in.vals
+			checkSrc = append(checkSrc, in.src)
+		}
+	}
+	for _, err := range healthz.ValidateChecks(s.checks) {
+		errs = append(errs, err)
+	}
+	if len(checkSrc) > 0 && s.health.src == "" {
+		sort.Strings(checkSrc)
+		errs = append(errs, fmt.Errorf("%s: app checks need --health-addr (TINIT_HEALTH_ADDR) to report to", strings.Join(checkSrc, ", ")))
+	}
 	if s.restart.BackoffMax < s.restart.Backoff {
 		errs = append(errs, fmt.Errorf("--backoff-max (TINIT_BACKOFF_MAX) %v is shorter than --backoff (TINIT_BACKOFF) %v", s.restart.BackoffMax, s.restart.Backoff))
 	}
@@ -321,6 +378,11 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 }
 
 func hasKey(m map[int]int, k int) bool { _, ok := m[k]; return ok }
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
+}
 
 // exitCode reads an exit code, 0 to 255.
 func exitCode(s string) (int, bool) {

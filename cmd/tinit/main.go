@@ -21,16 +21,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/tinit/tinit/healthz"
 	supervise "github.com/tinit/tinit/init"
 	"github.com/tinit/tinit/reaper"
 	"github.com/tinit/tinit/signals"
@@ -67,6 +70,10 @@ const gcPercent = 10
 func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 	ppid := os.Getppid()
 	st, errs := load(args)
+	if (st != nil && st.mode == "healthcheck") || (st == nil && askedForHealthcheck(args)) {
+		// Docker reserves exit 2 for HEALTHCHECK: every failure here is 1.
+		return healthcheck(st, errs, stderr)
+	}
 	if len(errs) > 0 {
 		for _, err := range errs {
 			fmt.Fprintf(stderr, "tinit: %v\n", err)
@@ -105,6 +112,24 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 			log.Warnf("%v: orphans will go to the real init", err)
 		}
 	}
+	var status *healthz.State
+	if st.health.src != "" {
+		status = healthz.NewState()
+		ln, err := healthz.Listen(st.health.vals[0])
+		if err != nil {
+			// Before the child starts: a probe that can never answer
+			// would get the pod killed over and over.
+			fmt.Fprintf(stderr, "tinit: %s: %v\n", st.health.src, err)
+			return codeUsage
+		}
+		var checks *healthz.Checks
+		if len(st.checks.TCP)+len(st.checks.HTTP)+len(st.checks.File) > 0 {
+			checks = healthz.NewChecks(st.checks, wallClock{})
+			go checks.Run(context.Background())
+		}
+		healthz.Serve(ln, healthz.NewHandler(status, checks, wallClock{}))
+		log.Infof("health endpoint on %s", ln.Addr())
+	}
 	for _, sig := range sigs.KeptIgnored {
 		log.Debugf("%s was ignored when tinit started: it stays ignored for the child and is not forwarded", signals.Name(sig))
 	}
@@ -118,8 +143,11 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 		Restart:     st.restart,
 		StopSignals: st.stop,
 		Grace:       st.grace,
+		Drain:       st.drain,
+		Heartbeat:   st.heartbeat,
+		Status:      status,
 		Log:         log,
-	}, supervise.Signals{Child: sigs.Child, Other: sigs.Other})
+	}, supervise.Signals{Child: sigs.Child, Alarm: sigs.Alarm, Other: sigs.Other})
 	log.WithFields(logrus.Fields{"code": res.Code, "restarts": res.Restarts}).Infof("exiting: %s", res.Reason)
 	if st.termLog != "" {
 		if err := writeTerminationLog(st.termLog, res); err != nil {
@@ -139,6 +167,46 @@ func writeTerminationLog(path string, res supervise.Result) error {
 	}
 	return nil
 }
+
+// askedForHealthcheck reports whether --healthcheck is among tinit's own
+// options (before "--" or PROGRAM), for a command line that did not parse.
+func askedForHealthcheck(args []string) bool {
+	for _, a := range args {
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			return false
+		}
+		if a == "--healthcheck" {
+			return true
+		}
+	}
+	return false
+}
+
+// healthcheckTimeout bounds tinit --healthcheck, well inside Docker's
+// default 30 s HEALTHCHECK timeout.
+const healthcheckTimeout = 2 * time.Second
+
+// healthcheck is tinit --healthcheck: 0 when /healthz answers 200, else 1.
+func healthcheck(st *settings, errs []error, stderr io.Writer) int {
+	if len(errs) > 0 {
+		fmt.Fprintf(stderr, "tinit --healthcheck: %v\n", errs[0])
+		return 1
+	}
+	if st.health.src == "" {
+		fmt.Fprintln(stderr, "tinit --healthcheck: no address: set TINIT_HEALTH_ADDR or --health-addr")
+		return 1
+	}
+	if err := healthz.Probe(st.health.vals[0], healthcheckTimeout); err != nil {
+		fmt.Fprintf(stderr, "tinit --healthcheck: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// wallClock is the real clock for the health endpoint.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
 
 func newLogger(st *settings, w io.Writer) *logrus.Logger {
 	log := logrus.New()

@@ -1,0 +1,304 @@
+package healthz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Defaults for CheckConfig. A check's timeout defaults to at most one
+// second because a round must finish before the next one is due, and an
+// application that takes longer than that to accept a connection on
+// loopback is not healthy anyway.
+const (
+	defaultInterval   = 2 * time.Second
+	maxDefaultTimeout = time.Second
+)
+
+// CheckConfig says which application checks to run and how often.
+type CheckConfig struct {
+	TCP       []string      // HOST:PORT, pass = connect succeeds
+	HTTP      []string      // URL, pass = GET answers 2xx or 3xx (redirects are not followed)
+	File      []string      // path, pass = exists
+	Interval  time.Duration // default 2s when 0
+	Timeout   time.Duration // per check; default min(Interval, 1s) when 0
+	FailAfter time.Duration // liveness fails when checks failed without a break this long; 0 = checks never affect liveness
+}
+
+// CheckResult is the outcome of the last finished round.
+type CheckResult struct {
+	Configured   bool      // any check configured
+	OK           bool      // all passed in the last round; false until the first round passes
+	Detail       string    // one line naming the first failing check and why
+	FailingSince time.Time // zero while OK
+}
+
+// notRunYet is the Detail before the first round has finished: readiness
+// must not claim the application is up before anyone has looked.
+const notRunYet = "checks have not run yet"
+
+// Checks runs the configured checks in its own goroutine (Run) and
+// publishes the result for the handlers (Result).
+type Checks struct {
+	cfg   CheckConfig
+	clock Clock
+	// client is shared by every HTTP check; keep-alives are off so that
+	// each round opens a fresh connection (the check is whether the app
+	// accepts one) and tinit holds no idle fds between rounds.
+	client *http.Client
+
+	mu  sync.Mutex
+	res CheckResult
+}
+
+// NewChecks fills in the defaults of cfg. A nil clock is the system clock.
+// cfg should have passed ValidateChecks; an invalid check simply fails.
+func NewChecks(cfg CheckConfig, clock Clock) *Checks {
+	if cfg.Interval <= 0 {
+		cfg.Interval = defaultInterval
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = min(cfg.Interval, maxDefaultTimeout)
+	}
+	c := &Checks{
+		cfg:   cfg,
+		clock: orSystem(clock),
+		client: &http.Client{
+			Transport: &http.Transport{
+				// The checks probe the supervised application, normally on
+				// loopback; an HTTP_PROXY meant for the app's own outbound
+				// traffic must not be used for them.
+				Proxy:             nil,
+				DisableKeepAlives: true,
+			},
+			// A 3xx is an answer: the app is up. Following it could lead
+			// off the host or into a login page that is down for reasons
+			// of its own.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	c.res.Configured = len(cfg.TCP)+len(cfg.HTTP)+len(cfg.File) > 0
+	if c.res.Configured {
+		c.res.Detail = notRunYet
+	}
+	return c
+}
+
+// Result returns the outcome of the last finished round.
+func (c *Checks) Result() CheckResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.res
+}
+
+// Run runs a round at once, then one every Interval, until ctx is done.
+// It returns at once when no check is configured.
+func (c *Checks) Run(ctx context.Context) {
+	if !c.res.Configured {
+		return
+	}
+	t := time.NewTicker(c.cfg.Interval)
+	defer t.Stop()
+	for {
+		c.round(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// check is one configured check, ready to run.
+type check struct {
+	name string // "tcp 127.0.0.1:8080", as it appears in Detail
+	run  func(ctx context.Context) error
+}
+
+func (c *Checks) list() []check {
+	var cs []check
+	for _, a := range c.cfg.TCP {
+		cs = append(cs, check{"tcp " + a, func(ctx context.Context) error { return c.dialTCP(ctx, a) }})
+	}
+	for _, u := range c.cfg.HTTP {
+		cs = append(cs, check{"http " + u, func(ctx context.Context) error { return c.get(ctx, u) }})
+	}
+	for _, p := range c.cfg.File {
+		cs = append(cs, check{"file " + p, func(context.Context) error { return statFile(p) }})
+	}
+	return cs
+}
+
+// round runs every check concurrently, each bounded by Timeout, and
+// publishes the result. A round cut short because ctx ended publishes
+// nothing: its failures say that tinit is stopping, not that the app is
+// sick.
+func (c *Checks) round(ctx context.Context) {
+	cs := c.list()
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+
+	type outcome struct {
+		i   int
+		err error
+	}
+	// Buffered for every check: one that overruns the deadline (a stat on
+	// a hung network mount) can still send and exit, not leak blocked.
+	done := make(chan outcome, len(cs))
+	for i, ch := range cs {
+		go func() { done <- outcome{i, ch.run(rctx)} }()
+	}
+	errs := make([]error, len(cs))
+	reported := make([]bool, len(cs))
+	timedOut := fmt.Errorf("timed out after %v", c.cfg.Timeout)
+collect:
+	for range cs {
+		select {
+		case o := <-done:
+			errs[o.i], reported[o.i] = o.err, true
+		case <-rctx.Done():
+			break collect
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	detail := ""
+	for i, ch := range cs {
+		err := errs[i]
+		if !reported[i] {
+			err = timedOut
+		}
+		if err != nil {
+			detail = ch.name + ": " + reason(err, c.cfg.Timeout)
+			break
+		}
+	}
+	c.publish(detail)
+}
+
+// publish records a finished round; an empty detail means all passed.
+func (c *Checks) publish(detail string) {
+	now := c.clock.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if detail == "" {
+		c.res.OK, c.res.Detail, c.res.FailingSince = true, "", time.Time{}
+		return
+	}
+	// FailingSince marks the start of an unbroken run of failing rounds,
+	// so it is only set by the first of them.
+	if c.res.OK || c.res.FailingSince.IsZero() {
+		c.res.FailingSince = now
+	}
+	c.res.OK, c.res.Detail = false, detail
+}
+
+func (c *Checks) dialTCP(ctx context.Context, addr string) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
+
+func (c *Checks) get(ctx context.Context, u string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return err
+	}
+	// Keep-alives are off, so the body need not be drained for reuse.
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 399 {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func statFile(p string) error {
+	_, err := os.Stat(p)
+	return err
+}
+
+// reason shortens a check's error to the part a reader needs: "connection
+// refused", not "dial tcp 127.0.0.1:8080: connect: connection refused",
+// since Detail already names the check and its target.
+func reason(err error, timeout time.Duration) string {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return fmt.Sprintf("timed out after %v", timeout)
+	}
+	err = innermost(err)
+	var (
+		se *os.SyscallError
+		pe *os.PathError
+	)
+	switch {
+	case errors.As(err, &se):
+		err = se.Err
+	case errors.As(err, &pe):
+		err = pe.Err
+	}
+	return err.Error()
+}
+
+// ValidateChecks returns every problem in cfg, each one line naming the
+// flag and the value.
+func ValidateChecks(cfg CheckConfig) []error {
+	var errs []error
+	for _, a := range cfg.TCP {
+		if !validHostPort(a) {
+			errs = append(errs, fmt.Errorf("--check-tcp %q: want HOST:PORT", a))
+		}
+	}
+	for _, s := range cfg.HTTP {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--check-http %q: want an http:// or https:// URL", s))
+		}
+	}
+	for _, p := range cfg.File {
+		// Relative paths would resolve against tinit's working directory,
+		// which need not be the application's.
+		if !filepath.IsAbs(p) {
+			errs = append(errs, fmt.Errorf("--check-file %q: want an absolute path", p))
+		}
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{
+		{"--check-interval", cfg.Interval},
+		{"--check-timeout", cfg.Timeout},
+		{"--check-fail-after", cfg.FailAfter},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s %q: want a duration of 0 or more", d.flag, d.v))
+		}
+	}
+	return errs
+}
+
+// validHostPort accepts HOST:PORT with a numeric port; the host may be
+// empty, which dials the local system.
+func validHostPort(a string) bool {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
+}

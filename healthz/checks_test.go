@@ -1,0 +1,233 @@
+package healthz
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runRound runs one round of c and returns the result.
+func runRound(t *testing.T, c *Checks) CheckResult {
+	t.Helper()
+	c.round(context.Background())
+	return c.Result()
+}
+
+// wantResult checks ok and that Detail contains detail.
+func wantResult(t *testing.T, got CheckResult, ok bool, detail string) {
+	t.Helper()
+	if got.OK != ok {
+		t.Errorf("OK %v, want %v (detail %q)", got.OK, ok, got.Detail)
+	}
+	if !strings.Contains(got.Detail, detail) || strings.Contains(got.Detail, "\n") {
+		t.Errorf("detail %q: want one line containing %q", got.Detail, detail)
+	}
+	if ok && (got.Detail != "" || !got.FailingSince.IsZero()) {
+		t.Errorf("passing round left detail %q, failing since %v", got.Detail, got.FailingSince)
+	}
+}
+
+func TestTCPCheckFollowsTheListenerOpenClosedOpen(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	clock := &fakeClock{now: t0}
+	c := NewChecks(CheckConfig{TCP: []string{addr}, Timeout: time.Second}, clock)
+
+	wantResult(t, runRound(t, c), true, "")
+
+	l.Close()
+	clock.now = t0.Add(time.Minute)
+	res := runRound(t, c)
+	wantResult(t, res, false, "tcp "+addr+": connection refused")
+	if !res.FailingSince.Equal(clock.now) {
+		t.Errorf("FailingSince %v, want the first failing round %v", res.FailingSince, clock.now)
+	}
+
+	clock.now = t0.Add(2 * time.Minute)
+	if res := runRound(t, c); !res.FailingSince.Equal(t0.Add(time.Minute)) {
+		t.Errorf("a second failing round moved FailingSince to %v", res.FailingSince)
+	}
+
+	l, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen again on %s: %v", addr, err)
+	}
+	defer l.Close()
+	wantResult(t, runRound(t, c), true, "")
+}
+
+func TestHTTPCheckPassesOn2xxAnd3xxOnly(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ok":
+			w.WriteHeader(200)
+		case "/moved":
+			// Somewhere that would fail if followed.
+			http.Redirect(w, r, "http://127.0.0.1:1/", http.StatusFound)
+		default:
+			w.WriteHeader(500)
+		}
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name   string
+		path   string
+		ok     bool
+		detail string
+	}{
+		{"200 passes", "/ok", true, ""},
+		{"302 passes without being followed", "/moved", true, ""},
+		{"500 fails naming the status", "/broken", false, "http " + srv.URL + "/broken: status 500"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewChecks(CheckConfig{HTTP: []string{srv.URL + tc.path}, Timeout: time.Second}, &fakeClock{now: t0})
+			wantResult(t, runRound(t, c), tc.ok, tc.detail)
+		})
+	}
+}
+
+func TestHTTPCheckTimesOutOnAHungApp(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
+	defer srv.Close()
+	defer close(release)
+	c := NewChecks(CheckConfig{HTTP: []string{srv.URL}, Timeout: 100 * time.Millisecond}, &fakeClock{now: t0})
+	start := time.Now()
+	wantResult(t, runRound(t, c), false, "timed out after 100ms")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("round took %v, want about the 100ms timeout", d)
+	}
+}
+
+func TestFileCheckFollowsTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ready")
+	c := NewChecks(CheckConfig{File: []string{path}}, &fakeClock{now: t0})
+	wantResult(t, runRound(t, c), false, "file "+path+": no such file or directory")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantResult(t, runRound(t, c), true, "")
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	wantResult(t, runRound(t, c), false, "no such file or directory")
+}
+
+func TestDetailNamesTheFirstFailingCheckInOrder(t *testing.T) {
+	dir := t.TempDir()
+	c := NewChecks(CheckConfig{File: []string{dir, dir + "/a", dir + "/b"}}, &fakeClock{now: t0})
+	wantResult(t, runRound(t, c), false, "file "+dir+"/a:")
+}
+
+func TestRunChecksAtOnceAndStopsWithTheContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ready")
+	c := NewChecks(CheckConfig{File: []string{path}, Interval: 10 * time.Millisecond}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { c.Run(ctx); close(stopped) }()
+
+	waitFor := func(what string, cond func(CheckResult) bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond(c.Result()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s within 5s: %+v", what, c.Result())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("first failing round", func(r CheckResult) bool { return r.Detail != notRunYet })
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("passing round", func(r CheckResult) bool { return r.OK })
+
+	cancel()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5s of the context ending")
+	}
+}
+
+func TestNoChecksConfigured(t *testing.T) {
+	c := NewChecks(CheckConfig{}, nil)
+	if res := c.Result(); res.Configured || res.OK {
+		t.Errorf("result %+v, want not configured and not OK", res)
+	}
+	done := make(chan struct{})
+	go func() { c.Run(context.Background()); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run with no checks did not return")
+	}
+}
+
+func TestCheckDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name                      string
+		interval, timeout         time.Duration
+		wantInterval, wantTimeout time.Duration
+	}{
+		{"nothing set gives 2s rounds with a 1s timeout", 0, 0, 2 * time.Second, time.Second},
+		{"a short interval caps the timeout", 500 * time.Millisecond, 0, 500 * time.Millisecond, 500 * time.Millisecond},
+		{"a set timeout is kept", 10 * time.Second, 3 * time.Second, 10 * time.Second, 3 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewChecks(CheckConfig{Interval: tc.interval, Timeout: tc.timeout}, nil)
+			if c.cfg.Interval != tc.wantInterval || c.cfg.Timeout != tc.wantTimeout {
+				t.Errorf("interval %v, timeout %v; want %v, %v", c.cfg.Interval, c.cfg.Timeout, tc.wantInterval, tc.wantTimeout)
+			}
+		})
+	}
+}
+
+func TestValidateChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  CheckConfig
+		want []string
+	}{
+		{"an empty config is valid", CheckConfig{}, nil},
+		{"good checks are valid", CheckConfig{
+			TCP:  []string{"127.0.0.1:8080", "[::1]:80", ":9000", "db:5432"},
+			HTTP: []string{"http://127.0.0.1:8080/health", "https://app/"},
+			File: []string{"/tmp/ready"},
+		}, nil},
+		{"a TCP check without a port is named", CheckConfig{TCP: []string{"x"}}, []string{`--check-tcp "x": want HOST:PORT`}},
+		{"a TCP check with a port out of range is named", CheckConfig{TCP: []string{"x:99999"}}, []string{`--check-tcp "x:99999": want HOST:PORT`}},
+		{"an ftp URL is named", CheckConfig{HTTP: []string{"ftp://x"}}, []string{`--check-http "ftp://x": want an http:// or https:// URL`}},
+		{"a URL without a host is named", CheckConfig{HTTP: []string{"http://"}}, []string{`--check-http "http://": want an http:// or https:// URL`}},
+		{"a relative file is named", CheckConfig{File: []string{"ready"}}, []string{`--check-file "ready": want an absolute path`}},
+		{"negative durations are named", CheckConfig{Interval: -1, FailAfter: -time.Second}, []string{
+			`--check-interval "-1ns": want a duration of 0 or more`,
+			`--check-fail-after "-1s": want a duration of 0 or more`,
+		}},
+		{"every problem is reported", CheckConfig{TCP: []string{"a", "b:1", "c"}, HTTP: []string{"x"}}, []string{
+			`--check-tcp "a": want HOST:PORT`,
+			`--check-tcp "c": want HOST:PORT`,
+			`--check-http "x": want an http:// or https:// URL`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			errs := ValidateChecks(tc.cfg)
+			var got []string
+			for _, err := range errs {
+				got = append(got, err.Error())
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}

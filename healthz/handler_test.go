@@ -1,0 +1,162 @@
+package healthz
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// do sends one request to h and returns the status and body.
+func do(t *testing.T, h http.Handler, method, path string) (int, string, http.Header) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	return rec.Code, rec.Body.String(), rec.Header()
+}
+
+// wantAnswer checks code and that the body is one line containing want.
+func wantAnswer(t *testing.T, code int, body string, wantCode int, want string) {
+	t.Helper()
+	if code != wantCode {
+		t.Errorf("status %d, want %d (body %q)", code, wantCode, body)
+	}
+	if !strings.Contains(body, want) || strings.Count(body, "\n") != 1 || !strings.HasSuffix(body, "\n") {
+		t.Errorf("body %q: want one line containing %q", body, want)
+	}
+}
+
+func TestLivenessFailsOnlyAfterThreeMissedHeartbeats(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		heartbeat time.Duration
+		age       time.Duration
+		wantCode  int
+		want      string
+	}{
+		{"a fresh tick is alive", time.Second, 0, 200, "ok"},
+		{"2.9 heartbeats old is still alive", time.Second, 2900 * time.Millisecond, 200, "ok"},
+		{"3.1 heartbeats old is a stalled loop", time.Second, 3100 * time.Millisecond, 503, "heartbeat 3.1s old, limit 3s: event loop stalled"},
+		{"an hour old with the heartbeat off is alive", 0, time.Hour, 200, "ok"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := &fakeClock{now: t0.Add(tc.age)}
+			st := NewState()
+			st.Update(func(s *Status) { s.Heartbeat, s.LastTick = tc.heartbeat, t0 })
+			code, body, _ := do(t, NewHandler(st, nil, clock), "GET", "/healthz")
+			wantAnswer(t, code, body, tc.wantCode, tc.want)
+		})
+	}
+}
+
+func TestLivenessFailsWhenHeartbeatIsOnButNeverTicked(t *testing.T) {
+	st := NewState()
+	st.Update(func(s *Status) { s.Heartbeat = time.Second })
+	code, body, _ := do(t, NewHandler(st, nil, &fakeClock{now: t0}), "GET", "/healthz")
+	wantAnswer(t, code, body, 503, "no heartbeat tick yet")
+}
+
+func TestLivenessFailsWhenChecksFailLongerThanFailAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		failAfter time.Duration
+		rounds    []string // details published in order, "" = pass
+		elapsed   time.Duration
+		wantCode  int
+		want      string
+	}{
+		{"checks that never ran do not kill", 10 * time.Second, nil, time.Hour, 200, "ok"},
+		{"FailAfter 0 never kills", 0, []string{"tcp x:1: connection refused"}, time.Hour, 200, "ok"},
+		{"failing for less than FailAfter is alive", 10 * time.Second, []string{"tcp x:1: connection refused"}, 9 * time.Second, 200, "ok"},
+		{"failing for FailAfter is dead", 10 * time.Second, []string{"tcp x:1: connection refused"}, 10 * time.Second, 503, "checks failing for 10s, limit 10s: tcp x:1: connection refused"},
+		{"a passing round after failures is alive", 10 * time.Second, []string{"tcp x:1: connection refused", ""}, time.Hour, 200, "ok"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := &fakeClock{now: t0}
+			checks := NewChecks(CheckConfig{TCP: []string{"x:1"}, FailAfter: tc.failAfter}, clock)
+			for _, d := range tc.rounds {
+				checks.publish(d)
+			}
+			clock.now = t0.Add(tc.elapsed)
+			code, body, _ := do(t, NewHandler(NewState(), checks, clock), "GET", "/healthz")
+			wantAnswer(t, code, body, tc.wantCode, tc.want)
+		})
+	}
+}
+
+func TestReadinessInEachPhase(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		status   Status
+		check    string // detail of the last round, "" = pass; "-" = no checks
+		wantCode int
+		want     string
+	}{
+		{"starting is not ready", Status{Phase: "starting"}, "-", 503, "main child not running (starting)"},
+		{"running is ready", Status{Phase: "running", ChildUp: true}, "-", 200, "ok"},
+		{"running with passing checks is ready", Status{Phase: "running", ChildUp: true}, "", 200, "ok"},
+		{"running with a failing check is not ready", Status{Phase: "running", ChildUp: true}, "tcp x:1: connection refused", 503, "tcp x:1: connection refused"},
+		{"backoff is not ready", Status{Phase: "backoff"}, "-", 503, "main child not running (backoff)"},
+		{"draining is not ready though the child is up", Status{Phase: "draining", ChildUp: true, Draining: true}, "", 503, "draining"},
+		{"stopping is not ready", Status{Phase: "stopping", ChildUp: true, Draining: true}, "-", 503, "draining"},
+		{"done is not ready", Status{Phase: "done", Draining: true}, "-", 503, "draining"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := NewState()
+			st.Update(func(s *Status) { *s = tc.status })
+			var checks *Checks
+			if tc.check != "-" {
+				checks = NewChecks(CheckConfig{TCP: []string{"x:1"}}, &fakeClock{now: t0})
+				checks.publish(tc.check)
+			}
+			code, body, _ := do(t, NewHandler(st, checks, &fakeClock{now: t0}), "GET", "/readyz")
+			wantAnswer(t, code, body, tc.wantCode, tc.want)
+		})
+	}
+}
+
+func TestReadinessWaitsForTheFirstRoundOfChecks(t *testing.T) {
+	st := NewState()
+	st.Update(func(s *Status) { s.Phase, s.ChildUp = "running", true })
+	checks := NewChecks(CheckConfig{File: []string{"/"}}, nil)
+	code, body, _ := do(t, NewHandler(st, checks, nil), "GET", "/readyz")
+	wantAnswer(t, code, body, 503, "checks have not run yet")
+}
+
+func TestMethodsAndPaths(t *testing.T) {
+	h := NewHandler(NewState(), nil, &fakeClock{now: t0})
+	for _, tc := range []struct {
+		name      string
+		method    string
+		path      string
+		wantCode  int
+		wantBody  bool
+		wantAllow string
+	}{
+		{"GET /healthz answers with a body", "GET", "/healthz", 200, true, ""},
+		{"HEAD /healthz answers without a body", "HEAD", "/healthz", 200, false, ""},
+		{"HEAD /readyz answers without a body", "HEAD", "/readyz", 503, false, ""},
+		{"HEAD /metrics answers without a body", "HEAD", "/metrics", 200, false, ""},
+		{"POST /healthz is not allowed", "POST", "/healthz", 405, true, "GET, HEAD"},
+		{"DELETE /metrics is not allowed", "DELETE", "/metrics", 405, true, "GET, HEAD"},
+		{"an unknown path is not found", "GET", "/debug/pprof/", 404, true, ""},
+		{"the root is not found", "GET", "/", 404, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body, hdr := do(t, h, tc.method, tc.path)
+			if code != tc.wantCode {
+				t.Errorf("status %d, want %d", code, tc.wantCode)
+			}
+			if (body != "") != tc.wantBody {
+				t.Errorf("body %q, want a body: %v", body, tc.wantBody)
+			}
+			if got := hdr.Get("Allow"); got != tc.wantAllow {
+				t.Errorf("Allow %q, want %q", got, tc.wantAllow)
+			}
+			if tc.method == "HEAD" && hdr.Get("Content-Length") == "0" {
+				t.Error("HEAD gives Content-Length 0, want the length GET would send")
+			}
+		})
+	}
+}

@@ -1,0 +1,67 @@
+package healthz
+
+import (
+	"sync"
+	"time"
+)
+
+// Status is what the supervisor loop publishes. Only the loop writes it
+// (through State.Update); HTTP handlers read copies.
+type Status struct {
+	Phase         string        // "starting", "running", "backoff", "draining", "stopping", "done"
+	ChildUp       bool          // the main child is running
+	ChildPid      int           // the main child's pid, 0 when none
+	Restarts      uint64        // times the main child was started again
+	LastExitCode  int           // -1 before the main child has ever exited
+	ZombiesReaped uint64        // children reaped other than main children
+	Forwarded     [65]uint64    // forwarded count by signal number 1..64 (index 0 unused)
+	LastTick      time.Time     // last heartbeat tick, monotonic (time.Now())
+	Heartbeat     time.Duration // 0: heartbeat off
+	Draining      bool          // tinit is draining/stopping: not ready
+}
+
+// State guards the one Status the loop writes and the handlers read.
+type State struct {
+	mu sync.Mutex
+	st Status
+}
+
+// NewState returns a State in phase "starting" with no exit seen yet.
+func NewState() *State {
+	return &State{st: Status{Phase: "starting", LastExitCode: -1}}
+}
+
+// Update runs f on the Status under the lock. The loop calls it on every
+// event, so it takes a pointer and copies nothing: a closure that captures
+// only locals stays on the caller's stack and the call does not allocate.
+// f must be quick and must not call back into s.
+func (s *State) Update(f func(*Status)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(&s.st)
+}
+
+// Snapshot returns a copy, so a slow HTTP client never holds the lock.
+func (s *State) Snapshot() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st
+}
+
+// Clock is the time source for heartbeat staleness and check failure
+// durations, injected so tests can move time without sleeping.
+type Clock interface{ Now() time.Time }
+
+// systemClock is the real clock, used when a caller passes a nil Clock.
+// Its readings carry the monotonic reading, so ages computed against a
+// LastTick from time.Now do not jump when the wall clock is set.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+func orSystem(c Clock) Clock {
+	if c == nil {
+		return systemClock{}
+	}
+	return c
+}
