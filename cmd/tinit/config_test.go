@@ -100,6 +100,14 @@ func TestBadInputNamesItsSource(t *testing.T) {
 		{"-p with a signal tinit never sees", nil, []string{"-p", "URG", "a"}, "no effect"},
 		{"-p with a dropped signal", nil, []string{"-p", "TTIN", "a"}, "no effect"},
 		{"a non-ASCII short flag", nil, []string{"-\xc3\xa9", "a"}, `"-\xc3"`},
+		{"bad health address", nil, []string{"--health-addr", "8080", "a"}, "--health-addr"},
+		{"health port out of range", map[string]string{"TINIT_HEALTH_ADDR": ":70000"}, []string{"a"}, "TINIT_HEALTH_ADDR"},
+		{"app checks without an endpoint", nil, []string{"--check-tcp", "127.0.0.1:80", "a"}, "need --health-addr"},
+		{"bad check-tcp", nil, []string{"--health-addr", ":8080", "--check-tcp", "nope", "a"}, "--check-tcp"},
+		{"bad check-http", map[string]string{"TINIT_HEALTH_ADDR": ":8080", "TINIT_CHECK_HTTP": "ftp://x"}, []string{"a"}, "--check-http"},
+		{"zero check interval", nil, []string{"--check-interval", "0", "a"}, "--check-interval"},
+		{"bad heartbeat", nil, []string{"--heartbeat", "fast", "a"}, "--heartbeat"},
+		{"bad drain", map[string]string{"TINIT_DRAIN": "5"}, []string{"a"}, "TINIT_DRAIN"},
 		{"bad restart policy", nil, []string{"--restart", "sometimes", "a"}, "never, on-failure or always"},
 		{"bad restart variable", map[string]string{"TINIT_RESTART": "yes"}, []string{"a"}, "TINIT_RESTART"},
 		{"duration without a unit", nil, []string{"--grace", "8", "a"}, "--grace"},
@@ -185,6 +193,20 @@ func TestPrecedence(t *testing.T) {
 		}},
 		{"stop signals are a comma list", map[string]string{"TINIT_STOP_SIGNALS": "TERM, USR2"}, []string{"a"}, func(s *settings) bool {
 			return len(s.stop) == 2 && s.stop[unix.SIGTERM] && s.stop[unix.SIGUSR2]
+		}},
+		{"health defaults: heartbeat 1s, no endpoint, no drain", nil, []string{"a"}, func(s *settings) bool {
+			return s.heartbeat == time.Second && s.health.src == "" && s.drain == 0 && s.checks.Interval == 2*time.Second
+		}},
+		{"health settings from variables", map[string]string{
+			"TINIT_HEALTH_ADDR": ":8081", "TINIT_CHECK_TCP": "127.0.0.1:80,127.0.0.1:81", "TINIT_CHECK_FILE": "/tmp/ok",
+			"TINIT_CHECK_INTERVAL": "500ms", "TINIT_CHECK_FAIL_AFTER": "30s", "TINIT_DRAIN": "5s", "TINIT_HEARTBEAT": "0",
+		}, []string{"a"}, func(s *settings) bool {
+			return s.health.vals[0] == ":8081" && s.health.src == "TINIT_HEALTH_ADDR" && len(s.checks.TCP) == 2 &&
+				len(s.checks.File) == 1 && s.checks.Interval == 500*time.Millisecond && s.checks.FailAfter == 30*time.Second &&
+				s.drain == 5*time.Second && s.heartbeat == 0
+		}},
+		{"--healthcheck needs no PROGRAM and ignores other settings", map[string]string{"TINIT_RESTART": "bogus", "TINIT_HEALTH_ADDR": ":9"}, []string{"--healthcheck"}, func(s *settings) bool {
+			return s.mode == "healthcheck" && s.health.vals[0] == ":9"
 		}},
 		{"--help needs no PROGRAM", nil, []string{"--help"}, func(s *settings) bool { return s.mode == "help" }},
 		{"--version needs no PROGRAM", nil, []string{"--version"}, func(s *settings) bool { return s.mode == "version" }},
