@@ -24,6 +24,7 @@ type option struct {
 var options = []option{
 	{long: "help", short: 'h', bare: true, help: "print this help and exit 0"},
 	{long: "version", bare: true, help: "print the version and exit 0"},
+	{long: "install", value: "DIR", help: "copy tinit's own binary to DIR/tinit (for images without cp) and exit"},
 	{long: "healthcheck", bare: true, help: "query the health endpoint (TINIT_HEALTH_ADDR): exit 0 when healthy, else 1"},
 	{long: "single-child", env: "TINIT_SINGLE_CHILD", help: "forward signals to the child alone, not its process group"},
 	{long: "process-group", short: 'g', bare: true, help: "forward signals to the child's process group (the default; tini's -g)", compat: "TINI_KILL_PROCESS_GROUP"},

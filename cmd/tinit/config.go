@@ -94,6 +94,7 @@ type settings struct {
 	drain      time.Duration
 	health     input // the address and where it came from; src "" when off
 	checks     healthz.CheckConfig
+	installDir string
 }
 
 // input is one setting's raw values and where they came from ("--rewrite",
@@ -167,6 +168,10 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 		return s, nil
 	case cl.has("version"):
 		s.mode = "version"
+		return s, nil
+	case cl.has("install"):
+		s.mode = "install"
+		s.installDir = cl.values["install"][0]
 		return s, nil
 	case cl.has("healthcheck"):
 		// Only the address matters; a problem elsewhere is not the

@@ -743,3 +743,48 @@ func TestNotPID1(t *testing.T) {
 		}
 	})
 }
+
+func TestInstall(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) (int, string) {
+		out, err := exec.Command(tinitBin, args...).CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(out)
+		}
+		return 0, string(out)
+	}
+	t.Run("copies itself to DIR/tinit, executable, twice over", func(t *testing.T) {
+		for i := 0; i < 2; i++ {
+			if code, out := run("--install", dir); code != 0 {
+				t.Fatalf("exit %d: %s", code, out)
+			}
+		}
+		fi, err := os.Stat(filepath.Join(dir, "tinit"))
+		if err != nil || fi.Mode().Perm() != 0o755 {
+			t.Fatalf("installed file: %v, %v", fi, err)
+		}
+		want, _ := os.ReadFile(tinitBin)
+		got, _ := os.ReadFile(filepath.Join(dir, "tinit"))
+		if !bytes.Equal(want, got) {
+			t.Fatal("the installed binary differs from tinit")
+		}
+		out, err := exec.Command(filepath.Join(dir, "tinit"), "--version").Output()
+		if err != nil || !strings.HasPrefix(string(out), "tinit ") {
+			t.Fatalf("installed tinit --version: %q, %v", out, err)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+			t.Fatalf("leftovers in %s: %v", dir, ents)
+		}
+	})
+	t.Run("a missing directory is exit 1, named", func(t *testing.T) {
+		missing := filepath.Join(dir, "nope")
+		if code, out := run("--install", missing); code != 1 || !strings.Contains(out, missing) {
+			t.Fatalf("exit %d: %q", code, out)
+		}
+	})
+	t.Run("no DIR is a usage error", func(t *testing.T) {
+		if code, _ := run("--install"); code != 2 {
+			t.Fatalf("exit %d, want 2", code)
+		}
+	})
+}

@@ -17,7 +17,8 @@
 //
 // Exit codes: the child's code, 128+N when signal N killed it, 127 when
 // PROGRAM is not found, 126 when it cannot be executed, 2 for a usage or
-// configuration error (no child is started then).
+// configuration error (no child is started then). --healthcheck exits 0 or
+// 1; --install exits 0, or 1 when it cannot write the directory.
 package main
 
 import (
@@ -44,6 +45,10 @@ var version = "dev"
 
 // codeUsage is tinit's own usage or configuration error.
 const codeUsage = 2
+
+// codeInstall is a failed --install (the directory is missing or not
+// writable): the files were the problem, not the command line.
+const codeInstall = 1
 
 func main() {
 	// Before anything registers a handler: a blocked mask inherited from
@@ -87,6 +92,12 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 		return 0
 	case "version":
 		fmt.Fprintf(stdout, "tinit %s %s\n", version, runtime.Version())
+		return 0
+	case "install":
+		if err := install(st.installDir); err != nil {
+			fmt.Fprintf(stderr, "tinit: %v\n", err)
+			return codeInstall
+		}
 		return 0
 	}
 
