@@ -45,6 +45,7 @@ func TestMain(m *testing.M) {
 	}
 	selfBin, _ = os.Executable()
 	code := m.Run()
+	stopDockerd()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
