@@ -282,7 +282,6 @@ func ValidateChecks(cfg CheckConfig) []error {
 		v    time.Duration
 	}{
 		{"--check-interval", cfg.Interval},
-		{"--check-timeout", cfg.Timeout},
 		{"--check-fail-after", cfg.FailAfter},
 	} {
 		if d.v < 0 {

@@ -24,7 +24,7 @@ const KillWait = 2 * time.Second
 // kernel sends the parent-death signal (-p) again for each thread of a
 // multi-threaded parent as it exits, microseconds apart; Ctrl-C twice takes
 // a human far longer.
-const StopRepeat = 50 * time.Millisecond
+const StopRepeat = 25 * time.Millisecond
 
 // Config is what Run needs, already validated by the caller.
 type Config struct {
@@ -110,10 +110,13 @@ func Run(cfg Config, sigs Signals) Result {
 	l.timer.Stop()
 	if cfg.Heartbeat > 0 {
 		if err := armHeartbeat(cfg.Heartbeat); err != nil {
+			// No ticks will come: say so rather than fail liveness.
 			l.log.Warn(err)
+			l.cfg.Heartbeat = 0
+		} else {
+			defer disarmHeartbeat()
+			l.lastTick = time.Now()
 		}
-		defer disarmHeartbeat()
-		l.lastTick = time.Now()
 	}
 	defer l.publish(true)
 	if err := l.start(); err != nil {
@@ -126,7 +129,7 @@ func Run(cfg Config, sigs Signals) Result {
 		case <-sigs.Child:
 			done = l.onChild()
 		case <-sigs.Alarm:
-			if cfg.Heartbeat > 0 {
+			if l.cfg.Heartbeat > 0 {
 				done = l.onTick()
 			} else {
 				done = l.onSignal(unix.SIGALRM)
@@ -166,14 +169,18 @@ type loop struct {
 	stopSig unix.Signal
 	stopAt  time.Time
 	stopBy  time.Time
-	// killed: tinit sent its own SIGKILL and waits at most KillWait more.
+	// killed: tinit sent its own SIGKILL and waits until killBy at most,
+	// however many more signals it sends after that.
 	killed bool
-	timer  *time.Timer
-	code   int    // the child's code, before ExitMap
-	reason string // why tinit ends
-	left   []int
-	buf    []reaper.Exit // reused across sweeps: a storm allocates once
-	sigs   []unix.Signal // reused for each batch of pending signals
+	killBy time.Time
+	// restarts counts the children started after the first.
+	restarts int
+	timer    *time.Timer
+	code     int    // the child's code, before ExitMap
+	reason   string // why tinit ends
+	left     []int
+	buf      []reaper.Exit // reused across sweeps: a storm allocates once
+	sigs     []unix.Signal // reused for each batch of pending signals
 	// pendingStop is the first stop signal, held back during --drain.
 	pendingStop unix.Signal
 	// What the health endpoint shows.
@@ -242,6 +249,11 @@ func (l *loop) onChild() (done bool) {
 	if mainExited {
 		return l.mainExited(ws, left)
 	}
+	if l.phase == draining && l.killed && left {
+		// A walk of /proc misses what forks while it runs: after tinit's
+		// SIGKILL, every wake-up sends it again to whatever is left.
+		signalLeftovers(unix.SIGKILL, l.self)
+	}
 	return l.phase == draining && !left
 }
 
@@ -294,6 +306,7 @@ func (l *loop) restart() (done bool) {
 		_, _, left := l.sweep()
 		return l.drain(left)
 	}
+	l.restarts++
 	return false
 }
 
@@ -333,8 +346,16 @@ func (l *loop) killLeftovers() {
 	if n != 0 {
 		leftoverLog(l.log, n).Warn("SIGKILL to leftover processes after the grace period")
 	}
-	l.killed = true
-	l.timer.Reset(KillWait)
+	l.markKilled()
+}
+
+// markKilled starts the one KillWait that follows tinit's first SIGKILL;
+// later SIGKILLs do not extend it.
+func (l *loop) markKilled() {
+	if !l.killed {
+		l.killed, l.killBy = true, time.Now().Add(KillWait)
+	}
+	l.timer.Reset(time.Until(l.killBy))
 }
 
 // leftoverLog adds the number of processes signalled, when it is known
@@ -381,8 +402,11 @@ func (l *loop) killGroup() {
 	if err := signals.Send(l.child.pid, true, unix.SIGKILL); err != nil && !errors.Is(err, signals.ErrNoProcess) {
 		l.log.Warn(err)
 	}
-	l.killed = true
-	l.timer.Reset(KillWait)
+	// The child itself too: it may have moved to a group of its own.
+	if err := signals.Send(l.child.pid, false, unix.SIGKILL); err != nil && !errors.Is(err, signals.ErrNoProcess) {
+		l.log.Warn(err)
+	}
+	l.markKilled()
 }
 
 // giveUp ends tinit although processes it killed are still there.
@@ -403,6 +427,11 @@ func (l *loop) onSignal(sig unix.Signal) (done bool) {
 		return false
 	}
 	stop := l.cfg.StopSignals[sig]
+	if stop && l.killed {
+		// Everything has had its SIGKILL; more signals change nothing and
+		// must not extend the wait.
+		return false
+	}
 	switch l.phase {
 	case running:
 		if stop && sig == l.stopSig && time.Since(l.stopAt) < StopRepeat {
@@ -515,7 +544,7 @@ func (l *loop) publish(final bool) {
 		s.Phase = phase
 		s.ChildUp = l.child.pid != 0
 		s.ChildPid = l.child.pid
-		s.Restarts = uint64(l.bo.total)
+		s.Restarts = uint64(l.restarts)
 		s.LastExitCode = l.lastCode
 		s.ZombiesReaped = l.reaped
 		s.Forwarded = l.forwarded
@@ -526,7 +555,7 @@ func (l *loop) publish(final bool) {
 }
 
 func (l *loop) result() Result {
-	return Result{Code: l.cfg.ExitMap.Apply(l.code), Reason: l.reason, Restarts: l.bo.total, Left: l.left}
+	return Result{Code: l.cfg.ExitMap.Apply(l.code), Reason: l.reason, Restarts: l.restarts, Left: l.left}
 }
 
 // describe says how a child ended: "exited 3", "was killed by SIGTERM".

@@ -323,6 +323,9 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 	duration("drain", &s.drain)
 	duration("check-interval", &s.checks.Interval)
 	duration("check-fail-after", &s.checks.FailAfter)
+	if s.heartbeat > 0 && s.heartbeat < minHeartbeat {
+		errs = append(errs, fmt.Errorf("--heartbeat (TINIT_HEARTBEAT) %v: want 0 (off) or at least %v", s.heartbeat, minHeartbeat))
+	}
 	if s.checks.Interval == 0 {
 		errs = append(errs, errors.New("--check-interval (TINIT_CHECK_INTERVAL) must be above 0"))
 	}
@@ -383,6 +386,10 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 }
 
 func hasKey(m map[int]int, k int) bool { _, ok := m[k]; return ok }
+
+// minHeartbeat: faster ticks are a flood of SIGALRM, and below a
+// microsecond setitimer reads the period as "off".
+const minHeartbeat = 10 * time.Millisecond
 
 func validPort(p string) bool {
 	n, err := strconv.Atoi(p)

@@ -107,6 +107,7 @@ func TestBadInputNamesItsSource(t *testing.T) {
 		{"bad check-http", map[string]string{"TINIT_HEALTH_ADDR": ":8080", "TINIT_CHECK_HTTP": "ftp://x"}, []string{"a"}, "--check-http"},
 		{"zero check interval", nil, []string{"--check-interval", "0", "a"}, "--check-interval"},
 		{"bad heartbeat", nil, []string{"--heartbeat", "fast", "a"}, "--heartbeat"},
+		{"a heartbeat too fast", nil, []string{"--heartbeat", "500ns", "a"}, "at least 10ms"},
 		{"bad drain", map[string]string{"TINIT_DRAIN": "5"}, []string{"a"}, "TINIT_DRAIN"},
 		{"bad restart policy", nil, []string{"--restart", "sometimes", "a"}, "never, on-failure or always"},
 		{"bad restart variable", map[string]string{"TINIT_RESTART": "yes"}, []string{"a"}, "TINIT_RESTART"},

@@ -63,7 +63,7 @@ func TestHealthThroughStartBackoffDrainAndExit(t *testing.T) {
 	script := fmt.Sprintf(`n=$(cat %[1]s/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > %[1]s/n
 if [ $n -eq 1 ]; then while [ ! -e %[1]s/crash ]; do sleep 0.02; done; exit 3; fi
 trap 'echo got TERM > %[1]s/term; exit 0' TERM; while :; do sleep 0.02; done`, dir)
-	r := startTinit(t, nil, "--health-addr", fmt.Sprintf("127.0.0.1:%d", port), "--heartbeat", "100ms",
+	r := startTinit(t, nil, "--health-addr", fmt.Sprintf("127.0.0.1:%d", port),
 		"--restart", "on-failure", "--backoff", "1500ms", "--drain", "700ms", "--", "/bin/sh", "-c", script)
 
 	t.Run("running: live and ready", func(t *testing.T) {

@@ -109,6 +109,12 @@ func runHelper() {
 		unix.Kill(tinit, syscall.SIGTERM)
 		fmt.Println("sent")
 		blockForever()
+	case "leave-group":
+		// Ignore SIGTERM, move to a process group of our own, wait.
+		signal.Ignore(syscall.SIGTERM)
+		syscall.Setpgid(0, 0)
+		fmt.Println("ready")
+		blockForever()
 	case "bg-run":
 		// A session leader on a terminal runs args as a background job.
 		cmd := exec.Command(args[0], args[1:]...)

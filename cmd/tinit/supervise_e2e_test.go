@@ -163,6 +163,48 @@ func TestGraceThenSIGKILL(t *testing.T) {
 			t.Fatalf("exit %d after %v, want 137 well before the 5s grace", code, time.Since(start).Round(time.Millisecond))
 		}
 	})
+	t.Run("the SIGKILL deadline is --drain plus --grace", func(t *testing.T) {
+		r := startTinit(t, nil, "--drain", "500ms", "--grace", "500ms", "--", "/bin/sh", "-c", ignoresTERM)
+		r.line(10 * time.Second)
+		start := time.Now()
+		r.signal(syscall.SIGTERM)
+		code := r.exitCode(10 * time.Second)
+		if took := time.Since(start); code != 137 || took < time.Second || took > 2*time.Second {
+			t.Fatalf("exit %d after %v, want 137 in 1-2s", code, took.Round(time.Millisecond))
+		}
+	})
+	t.Run("a stop signal is judged before --rewrite", func(t *testing.T) {
+		// TERM reaches the child as USR1, which it ignores: the grace
+		// period still runs, because tinit received a TERM.
+		r := startTinit(t, nil, "--rewrite", "TERM:USR1", "--grace", "500ms", "--", "/bin/sh", "-c",
+			`trap "" USR1; echo ready; while :; do sleep 0.02; done`)
+		r.line(10 * time.Second)
+		r.signal(syscall.SIGTERM)
+		if code := r.exitCode(10 * time.Second); code != 137 {
+			t.Fatalf("exit %d, want 137", code)
+		}
+	})
+	t.Run("--stop-signals USR2 makes USR2 a stop signal", func(t *testing.T) {
+		r := startTinit(t, nil, "--stop-signals", "USR2", "--grace", "500ms", "--", "/bin/sh", "-c",
+			`trap "" USR2; echo ready; while :; do sleep 0.02; done`)
+		r.line(10 * time.Second)
+		start := time.Now()
+		r.signal(syscall.SIGUSR2)
+		if code := r.exitCode(10 * time.Second); code != 137 || time.Since(start) > 2*time.Second {
+			t.Fatalf("exit %d after %v, want 137 after the grace period", code, time.Since(start))
+		}
+	})
+	t.Run("a child that left its process group is killed too", func(t *testing.T) {
+		a, env := helper("leave-group")
+		r := startTinit(t, []string{env}, append([]string{"--grace", "300ms", "--"}, a...)...)
+		r.line(10 * time.Second)
+		start := time.Now()
+		r.signal(syscall.SIGTERM)
+		// Without the kill of its pid, tinit would give up after KillWait.
+		if code := r.exitCode(10 * time.Second); code != 137 || time.Since(start) > 1500*time.Millisecond {
+			t.Fatalf("exit %d after %v, want 137 soon after the grace period", code, time.Since(start).Round(time.Millisecond))
+		}
+	})
 	t.Run("a HUP reload starts no timer", func(t *testing.T) {
 		hup := filepath.Join(t.TempDir(), "hup")
 		r := startTinit(t, nil, "--grace", "300ms", "--", "/bin/sh", "-c",
