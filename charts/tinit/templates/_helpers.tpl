@@ -129,7 +129,7 @@ The TINIT_* environment of a process run under tinit. Takes a dict:
 {{- if and .port (ne (toString $checks.appPort) "false") }}
 {{- $tcp = append $tcp (printf "127.0.0.1:%d" (int .port)) }}
 {{- end }}
-{{- $tcp = concat $tcp ($checks.tcp | default list) }}
+{{- $tcp = concat $tcp ($checks.tcp | default list) -}}
 - name: TINIT_HEALTH_ADDR
   value: {{ printf ":%d" (int .healthPort) | quote }}
 - name: TINIT_TERMINATION_LOG
@@ -186,7 +186,7 @@ Liveness (/healthz) and readiness (/readyz) probes on tinit's named port.
 Takes a dict: root, portName.
 */}}
 {{- define "tinit.probes" -}}
-{{- $p := .root.Values.tinit.probes | default dict }}
+{{- $p := .root.Values.tinit.probes | default dict -}}
 livenessProbe:
   httpGet:
     path: /healthz

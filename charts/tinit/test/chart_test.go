@@ -476,13 +476,13 @@ func TestInjectCIValues(t *testing.T) {
 	d := onlyDeployment(t, render(t, "-f", "ci/inject-values.yaml"))
 	env := envMap(t, findContainer(d.Spec.Template.Spec.Containers, "web"))
 	for k, want := range map[string]string{
-		"TINIT_RESTART":          "on-failure",
-		"TINIT_GRACE":            "20s",
-		"TINIT_DRAIN":            "5s",
-		"TINIT_REWRITE":          "TERM:QUIT",
-		"TINIT_CHECK_HTTP":       "http://127.0.0.1:8080/",
-		"TINIT_CHECK_FAIL_AFTER": "30s",
-		"TINIT_MAX_RESTARTS":     "5",
+		"TINIT_RESTART":               "on-failure",
+		"TINIT_GRACE":                 "20s",
+		"TINIT_DRAIN":                 "5s",
+		"TINIT_REWRITE":               "TERM:QUIT",
+		"TINIT_CHECK_HTTP":            "http://127.0.0.1:8080/",
+		"TINIT_CHECK_FAIL_AFTER":      "30s",
+		"TINIT_MAX_RESTARTS":          "5",
 		"NGINX_ENTRYPOINT_QUIET_LOGS": "1",
 	} {
 		if env[k] != want {
@@ -638,5 +638,96 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 				t.Errorf("--set %s failed, but not on the schema:\n%s", set, out)
 			}
 		})
+	}
+}
+
+// TestNotes renders NOTES.txt (which helm template skips) in both modes:
+// a temporary copy of the chart wraps it in a named template and prints it
+// through a one-key YAML document.
+func TestNotes(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, chartDir, dir, "test")
+	notes, err := os.ReadFile(filepath.Join(dir, "templates", "NOTES.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped := "{{- define \"notes.check\" -}}\n" + string(notes) + "{{- end }}\n"
+	write(t, filepath.Join(dir, "templates", "_notes_check.tpl"), wrapped)
+	write(t, filepath.Join(dir, "templates", "notes-check.yaml"), "notes: {{ include \"notes.check\" . | toJson }}\n")
+	if err := os.Remove(filepath.Join(dir, "templates", "NOTES.txt")); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		file string
+		want []string
+	}{
+		{"values.yaml", []string{`["/tinit-bin/tinit","--","nginx","-g","daemon off;"]`, ":9180", "/healthz", "/readyz", "containerStatuses[?(@.name==\"app\")]", ".lastState.terminated.message", "terminationGracePeriodSeconds is 13s"}},
+		{"ci/inject-values.yaml", []string{"port-forward", "9180:9180", "terminationGracePeriodSeconds is 30s", "drain 5s + grace 20s"}},
+		{"ci/sidecar-values.yaml", []string{"sidecar mode", "initContainerStatuses[?(@.name==\"fluent-bit\")]", "9181:9181", "subreaper", "TINIT_RESTART=on-failure"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			cmd := exec.Command("go", "run", helmModule, "template", "tinit-test", ".", "-n", "apps", "-f", tc.file, "--show-only", "templates/notes-check.yaml")
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), helmEnv...)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("rendering NOTES.txt: %v\n%s", err, out)
+			}
+			js, err := yaml.YAMLToJSONStrict(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Notes string `json:"notes"`
+			}
+			if err := json.Unmarshal(js, &doc); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(doc.Notes, w) {
+					t.Errorf("NOTES.txt lacks %q:\n%s", w, doc.Notes)
+				}
+			}
+		})
+	}
+}
+
+func write(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copyTree copies the regular files under src to dst, skipping the
+// top-level directory named skip.
+func copyTree(t *testing.T, src, dst, skip string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if rel == skip {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
