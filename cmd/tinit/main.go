@@ -21,6 +21,13 @@
 // PROGRAM is not found, 126 when it cannot be executed, 2 for a usage or
 // configuration error (no child is started then). --healthcheck exits 0 or
 // 1; --install exits 0, or 1 when it cannot write the directory.
+
+// An init needs no say in GOMAXPROCS: reading the cgroup's CPU limits costs
+// file reads at every start, and re-checking them wakes tinit up every
+// second for the life of the container and keeps two cgroup files open.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (
