@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 TAGS    := nethttpomithttp2
 FUZZTIME ?= 20s
 
-.PHONY: build test vet fmt fuzz chart-test image clean
+.PHONY: build test vet fmt fuzz chart-test bench image clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags $(TAGS) -ldflags "$(LDFLAGS)" -o bin/tinit ./cmd/tinit
@@ -35,6 +35,13 @@ fuzz:
 # after that).
 chart-test:
 	cd charts/tinit/test && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
+
+# tinit against tini-static, dumb-init, catatonit and a minimal Go init,
+# each as PID 1 of a fresh PID namespace, interleaved: writes
+# bench/results.md and bench/latency.png (about 3 minutes; root; needs
+# apt-get install tini dumb-init catatonit hyperfine gnuplot-nox).
+bench:
+	$(GO) run ./bench/cmd/bench
 
 # The image copies the binary built on the host: no base image is pulled.
 image: build

@@ -22,9 +22,9 @@
 // configuration error (no child is started then). --healthcheck exits 0 or
 // 1; --install exits 0, or 1 when it cannot write the directory.
 
-// An init needs no say in GOMAXPROCS: reading the cgroup's CPU limits costs
-// file reads at every start, and re-checking them wakes tinit up every
-// second for the life of the container and keeps two cgroup files open.
+// An init needs no say in GOMAXPROCS: these stop the runtime from keeping
+// two cgroup files open and re-checking the CPU limits for the life of the
+// container. (Go 1.26 still reads them once at start.)
 //
 //go:debug containermaxprocs=0
 //go:debug updatemaxprocs=0
@@ -66,14 +66,6 @@ func main() {
 	// Before the child can exist: a Go PID 1 that has not asked for
 	// SIGTERM cannot forward it.
 	sigs := signals.Register()
-	// tinit's live heap is a few hundred kB, while every restart and every
-	// log line leaves garbage behind. At Go's default the heap grows to its
-	// 4 MiB minimum goal before the first collection; a low goal keeps the
-	// resident size flat for the life of the container, for a few
-	// microseconds of collection now and then. A GOGC the user set wins.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
-	}
 	os.Exit(run(os.Args[1:], sigs, os.Stdout, os.Stderr))
 }
 
@@ -152,6 +144,16 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 	}
 	for _, sig := range sigs.KeptIgnored {
 		log.Debugf("%s was ignored when tinit started: it stays ignored for the child and is not forwarded", signals.Name(sig))
+	}
+	// tinit's live heap is a few hundred kB, while every restart and every
+	// log line leaves garbage behind. At Go's default the heap grows to its
+	// 4 MiB minimum goal before the first collection; a low goal keeps the
+	// resident size flat for the life of the container, for a few
+	// microseconds of collection now and then. Set only now: earlier, the
+	// start-up's own allocations would meet the low goal and pay for a
+	// collection before the child even runs. A GOGC the user set wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
 	}
 	res := supervise.Run(supervise.Config{
 		Argv:        st.argv,

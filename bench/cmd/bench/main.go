@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -52,7 +53,7 @@ func main() {
 	flag.IntVar(&c.startupRuns, "startup-runs", 500, "start-up runs per init (hyperfine)")
 	flag.IntVar(&c.startupBatch, "startup-batches", 10, "interleaved hyperfine batches the start-up runs are split into")
 	flag.IntVar(&c.footRounds, "footprint-rounds", 5, "footprint rounds (all inits side by side in each)")
-	flag.IntVar(&c.reapRounds, "reap-rounds", 5, "orphan storms per init")
+	flag.IntVar(&c.reapRounds, "reap-rounds", 10, "orphan storms per init")
 	flag.IntVar(&c.orphans, "orphans", 10000, "orphans per storm")
 	flag.IntVar(&c.signalRounds, "signal-rounds", 1000, "SIGUSR1 round trips per init")
 	flag.IntVar(&c.termRounds, "term-rounds", 100, "first-SIGTERM round trips per init (one per init instance)")
@@ -113,6 +114,8 @@ type env struct {
 	sigwait string
 	crash   string
 	res     *results
+	// healthAddr is tinit+health's --health-addr.
+	healthAddr string
 }
 
 func run(c *config) int {
@@ -265,9 +268,17 @@ func (e *env) setup() error {
 	if e.sleep, err = filepath.EvalSymlinks(e.sleep); err != nil {
 		return err
 	}
+	// tinit wants a real port; instances with health on never run two at
+	// a time, so one free port will do.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	e.healthAddr = ln.Addr().String()
+	ln.Close()
 	defs := []*initDef{
 		{name: "tinit", path: tinit, pre: []string{"--"}},
-		{name: "tinit+health", path: tinit, pre: []string{"--health-addr", "127.0.0.1:0", "--"}},
+		{name: "tinit+health", path: tinit, pre: []string{"--health-addr", e.healthAddr, "--"}},
 		{name: "tini-static", path: "/usr/bin/tini-static", pre: []string{"--"}},
 		{name: "dumb-init", path: "/usr/bin/dumb-init"},
 		{name: "catatonit", path: "/usr/bin/catatonit", pre: []string{"--"}},

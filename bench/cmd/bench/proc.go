@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -118,24 +117,31 @@ func start(def *initDef, flags []string, child ...string) (*instance, error) {
 	}
 }
 
-// stop kills unshare (the kernel then kills the init and its namespace)
-// and waits until the init's pid is gone.
+// stop sends SIGKILL to the init (the kernel then kills its whole
+// namespace) and waits for unshare, which reaps it, to exit. The pid is
+// safe to signal: until unshare has reaped the init, nothing can reuse it.
+// (Killing unshare instead would hand the dying init to the host's own
+// init, which may take seconds to reap it.)
 func (inst *instance) stop() {
-	inst.cmd.Process.Kill()
-	<-inst.done
+	select {
+	case <-inst.done:
+	default:
+		if inst.pid != 0 {
+			unix.Kill(inst.pid, unix.SIGKILL)
+		} else {
+			inst.cmd.Process.Kill()
+		}
+		select {
+		case <-inst.done:
+		case <-time.After(10 * time.Second):
+			inst.cmd.Process.Kill()
+			<-inst.done
+		}
+	}
 	running.Lock()
 	delete(running.m, inst.cmd)
 	running.Unlock()
 	inst.out.Close()
-	if inst.pid == 0 {
-		return
-	}
-	for i := 0; i < 5000; i++ {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", inst.pid)); errors.Is(err, os.ErrNotExist) {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // records reads fixed-size records from the instance's stdout until EOF.

@@ -69,7 +69,8 @@ func (r *results) header(e *env) {
 	r.tinitRev = git("rev-parse", "--short", "HEAD")
 	if r.tinitRev == "" {
 		r.tinitRev = "unknown"
-	} else if git("status", "--porcelain", "--untracked-files=no") != "" {
+	} else if git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench") != "" {
+		// bench/ is not in tinit's binary.
 		r.tinitRev += " with uncommitted changes"
 	}
 	if e.cfg.tinit != "" {
@@ -98,12 +99,22 @@ func (e *env) collectStderr() {
 	example := map[string]string{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	unshareNoise := 0
 	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "unshare: sigprocmask unblock failed") {
+			// unshare's complaint when its child dies of SIGKILL, which
+			// is how the harness stops an instance.
+			unshareNoise++
+			continue
+		}
 		k := digits.ReplaceAllString(sc.Text(), "N")
 		if count[k] == 0 {
 			example[k] = sc.Text()
 		}
 		count[k]++
+	}
+	if unshareNoise > 0 {
+		e.res.notes = append(e.res.notes, fmt.Sprintf("unshare printed `sigprocmask unblock failed: Invalid argument` %d times: util-linux's unshare says so whenever its child dies of SIGKILL, which is how the harness stops an instance; harmless.", unshareNoise))
 	}
 	keys := make([]string, 0, len(count))
 	for k := range count {
@@ -176,11 +187,20 @@ func newTable(inits []string) *table {
 // row adds a metric: val gives each init's figure (NaN: none), prec its
 // decimals.
 func (t *table) row(label string, prec int, val func(string) float64) {
+	t.add(label, prec, val, ratio(val("tinit"), val("tini-static")))
+}
+
+// count adds a row where a ratio means nothing (numbers of runs).
+func (t *table) count(label string, val func(string) float64) {
+	t.add(label, 0, val, "")
+}
+
+func (t *table) add(label string, prec int, val func(string) float64, last string) {
 	fmt.Fprintf(&t.b, "| %s |", label)
 	for _, n := range t.inits {
 		fmt.Fprintf(&t.b, " %s |", num(val(n), prec))
 	}
-	fmt.Fprintf(&t.b, " %s |\n", ratio(val("tinit"), val("tini-static")))
+	fmt.Fprintf(&t.b, " %s |\n", last)
 }
 
 func (t *table) String() string { return t.b.String() }
@@ -209,7 +229,7 @@ func (e *env) report() error {
 	w("- Parameters: %d start-up runs per init in %d batches; %d footprint rounds; %d storms of %d orphans per init; %d SIGUSR1 and %d SIGTERM rounds per init; %d restarts; %v idle\n\n",
 		r.cfg.startupRuns, r.cfg.startupBatch, r.cfg.footRounds, r.cfg.reapRounds, r.cfg.orphans,
 		r.cfg.signalRounds, r.cfg.termRounds, r.cfg.restartRounds, r.cfg.idle)
-	w("`tinit+health` is tinit with `--health-addr 127.0.0.1:0`; `mininit` is bench/mininit, the smallest Go init (ForkExec, forward, Wait4), built like tinit; `floor` is `unshare ... /bin/true` with no init at all.\n\n")
+	w("`tinit+health` is tinit with `--health-addr %s` (a free port); `mininit` is bench/mininit, the smallest Go init (ForkExec, forward, Wait4), built like tinit; `floor` is `unshare ... /bin/true` with no init at all.\n\n", e.healthAddr)
 	w("![latency distributions](latency.png)\n\n")
 
 	var targets []target
@@ -226,7 +246,7 @@ func (e *env) report() error {
 			}
 			return med(r.startup, n) - floor
 		})
-		t.row("runs", 0, func(n string) float64 { return float64(len(r.startup[n])) })
+		t.count("runs", func(n string) float64 { return float64(len(r.startup[n])) })
 		w("## Start-up\n\n`unshare ... INIT -- /bin/true`, wall time from `hyperfine -N` (%d runs per init, in interleaved batches).\n\n%s\n",
 			len(r.startup["tinit"]), t)
 		ti, tn, mi := med(r.startup, "tinit"), med(r.startup, "tini-static"), med(r.startup, "mininit")
@@ -279,14 +299,17 @@ func (e *env) report() error {
 		t.row("time to 0 zombies, median (ms)", 1, func(n string) float64 { return median(get(n, clear)) })
 		t.row("time to 0 zombies, worst (ms)", 1, func(n string) float64 { return maxOf(get(n, clear)) })
 		t.row("peak zombies sampled, median", 0, func(n string) float64 { return median(get(n, func(s storm) float64 { return float64(s.peak) })) })
-		t.row("zombies left at the end, worst", 0, func(n string) float64 { return maxOf(get(n, func(s storm) float64 { return float64(s.final) })) })
-		t.row("orphans per storm (forks that succeeded), min", 0, func(n string) float64 {
+		t.count("zombies left at the end, worst", func(n string) float64 { return maxOf(get(n, func(s storm) float64 { return float64(s.final) })) })
+		t.count("orphans per storm (forks that succeeded), min", func(n string) float64 {
 			return pct(get(n, func(s storm) float64 { return float64(s.forked) }), 0)
 		})
-		t.row("storms", 0, func(n string) float64 { return float64(len(r.reaping[n])) })
-		w("## Reaping\n\nA child forks an intermediate that forks %d children which exit at once; the intermediate then exits, and its %d zombies are re-parented to the init together. "+
-			"Time from the intermediate's exit (its own CLOCK_MONOTONIC stamp) to the first sample with no zombie left; zombies are counted from the host as the init's children (all threads' "+
-			"`/proc/PID/task/TID/children`) other than the storm process, every ~1 ms, so times are good to about a millisecond; the final count is an exact scan of /proc for state Z 100 ms later. "+
+		t.count("storms", func(n string) float64 { return float64(len(r.reaping[n])) })
+		w("## Reaping\n\nA child forks an intermediate that vforks %d children which exit at once; the intermediate then exits, and its %d zombies are re-parented to the init together. "+
+			"Time from the intermediate's exit (its own CLOCK_MONOTONIC stamp) to the first sample with no zombie left. "+
+			"Zombies are counted from the host every ~1 ms: exactly, as the init's children (all threads' `/proc/PID/task/TID/children`) other than the storm process, once fewer than ~1,500 are left; "+
+			"above that, where one exact read takes ~10 ms and competes with the init's wait4 for the kernel's tasklist lock, from `/proc/loadavg`'s count of tasks less the tasks before the storm (the peak is that estimate). "+
+			"Times include the ~10-20 ms the kernel itself spends handing 10,000 children over to the init, the same for every init. "+
+			"The final count is an exact scan of /proc for state Z 100 ms later. "+
 			"Traces of the first storm: `data/reaping-*.txt`.\n\n%s\n", r.cfg.orphans, r.cfg.orphans, t)
 		ti, tn := median(get("tinit", clear)), median(get("tini-static", clear))
 		final := maxOf(get("tinit", func(s storm) float64 { return float64(s.final) }))
@@ -300,10 +323,10 @@ func (e *env) report() error {
 		t.row("SIGUSR1, median (µs)", 1, func(n string) float64 { return med(r.sigUSR1, n) })
 		t.row("SIGUSR1, p99 (µs)", 1, func(n string) float64 { return pct(r.sigUSR1[n], 99) })
 		t.row("SIGUSR1, max (µs)", 1, func(n string) float64 { return maxOf(r.sigUSR1[n]) })
-		t.row("SIGUSR1, lost (no delivery in 1 s)", 0, func(n string) float64 { return float64(r.lostUSR1[n]) })
+		t.count("SIGUSR1, lost (no delivery in 1 s)", func(n string) float64 { return float64(r.lostUSR1[n]) })
 		t.row("first SIGTERM, median (µs)", 1, func(n string) float64 { return med(r.sigTERM, n) })
 		t.row("first SIGTERM, p99 (µs)", 1, func(n string) float64 { return pct(r.sigTERM[n], 99) })
-		t.row("first SIGTERM, lost", 0, func(n string) float64 { return float64(r.lostTERM[n]) })
+		t.count("first SIGTERM, lost", func(n string) float64 { return float64(r.lostTERM[n]) })
 		w("## Signal latency\n\nFrom just before `kill(INIT, SIG)` in the harness to the child's CLOCK_MONOTONIC stamp right after `rt_sigtimedwait` returned (the child is a 116-byte static program, bench/tiny/sigwait.S: no runtime of its own in the path). "+
 			"SIGUSR1: %d rounds per init, all inits running side by side, one signal at a time after a 1-3 ms idle pause. "+
 			"SIGTERM is a stop signal for tinit (a second one means SIGKILL), so the first-SIGTERM rows use fresh instances, one signal each, after 100 ms idle (%d rounds).\n\n%s\n",
@@ -392,6 +415,12 @@ func (e *env) report() error {
 	return e.chart()
 }
 
+// colour keeps each init's colour the same in both panels.
+var colour = map[string]string{
+	"floor": "#888888", "tinit": "#d62728", "tinit+health": "#ff9896",
+	"tini-static": "#1f77b4", "dumb-init": "#2ca02c", "catatonit": "#9467bd", "mininit": "#ff7f0e",
+}
+
 // chart draws the CDFs of start-up time and signal latency per init.
 func (e *env) chart() error {
 	r := e.res
@@ -434,7 +463,7 @@ func (e *env) chart() error {
 			if strings.HasPrefix(n, "tinit") {
 				lw = 3
 			}
-			fmt.Fprintf(&g, "%q using 1:2 with lines lw %g title %q", p, lw, n)
+			fmt.Fprintf(&g, "%q using 1:2 with lines lw %g lc rgb %q title %q", p, lw, colour[n], n)
 		}
 		g.WriteString("\n")
 		return g.String(), nil
