@@ -71,12 +71,12 @@ func (r Restart) wantsRestart(ws unix.WaitStatus, sentByTinit func(unix.Signal) 
 }
 
 // backoff tracks the delay before the next restart and the restarts that
-// count against the limit. The loop owns it.
+// count against the limit. The loop owns it (and counts the restarts that
+// actually started).
 type backoff struct {
 	cfg   Restart
 	next  time.Duration // delay before the next restart
 	times []time.Time   // restarts inside the window, oldest first
-	total int           // every restart since tinit started
 }
 
 func newBackoff(cfg Restart) *backoff {
@@ -117,7 +117,6 @@ func (b *backoff) schedule(now time.Time, ran time.Duration) time.Duration {
 	if b.next < b.cfg.Backoff { // Backoff 0 stays 0; overflow never wraps
 		b.next = b.cfg.Backoff
 	}
-	b.total++
 	if b.cfg.MaxRestarts > 0 {
 		b.times = append(b.times, now)
 	}

@@ -284,13 +284,13 @@ func (l *loop) mainExited(ws unix.WaitStatus, left bool) (done bool) {
 		if l.cfg.Restart.Window > 0 {
 			window = "within " + l.cfg.Restart.Window.String()
 		}
-		l.log.WithFields(logrus.Fields{"code": l.code, "restarts": l.bo.total}).
+		l.log.WithFields(logrus.Fields{"code": l.code, "restarts": l.restarts}).
 			Errorf("main child %s: not restarting, --max-restarts %d reached %s", status, l.cfg.Restart.MaxRestarts, window)
 		return l.drain(left)
 	}
 	d := l.bo.schedule(now, ran)
 	l.log.WithFields(logrus.Fields{
-		"code": l.code, "restart": l.bo.total, "delay": d.String(), "goroutines": runtime.NumGoroutine(),
+		"code": l.code, "restart": l.restarts + 1, "delay": d.String(), "goroutines": runtime.NumGoroutine(),
 	}).Warnf("main child %s: restarting (--restart %s)", status, l.cfg.Restart.Policy)
 	l.phase = backingOff
 	if d <= 0 {
@@ -427,17 +427,17 @@ func (l *loop) onSignal(sig unix.Signal) (done bool) {
 		return false
 	}
 	stop := l.cfg.StopSignals[sig]
-	if stop && l.killed {
+	switch {
+	case stop && l.killed:
 		// Everything has had its SIGKILL; more signals change nothing and
 		// must not extend the wait.
+		return false
+	case stop && sig == l.stopSig && time.Since(l.stopAt) < StopRepeat:
+		l.log.Debugf("%s again within %v: the same stop request", signals.Name(sig), StopRepeat)
 		return false
 	}
 	switch l.phase {
 	case running:
-		if stop && sig == l.stopSig && time.Since(l.stopAt) < StopRepeat {
-			l.log.Debugf("%s again within %v: the same stop request", signals.Name(sig), StopRepeat)
-			return false
-		}
 		if stop && l.stopSig != 0 {
 			l.log.Warnf("second stop signal %s: SIGKILL to the main child's group now", signals.Name(sig))
 			l.pendingStop = 0
@@ -472,10 +472,10 @@ func (l *loop) onSignal(sig unix.Signal) (done bool) {
 		_, _, left := l.sweep()
 		return l.drain(left)
 	case draining:
-		if !stop || (sig == l.stopSig && time.Since(l.stopAt) < StopRepeat) {
+		if !stop {
 			return false
 		}
-		if l.stopSig != 0 && !l.killed {
+		if l.stopSig != 0 {
 			l.log.Warnf("second stop signal %s: SIGKILL to leftover processes now", signals.Name(sig))
 			l.killLeftovers()
 		}
