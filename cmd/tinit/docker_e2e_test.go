@@ -37,10 +37,7 @@ func requireDocker(t *testing.T) {
 	t.Helper()
 	docker.once.Do(func() { docker.err = startDocker() })
 	if docker.err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Docker is needed (apt-get install docker.io): %v", docker.err)
-		}
-		t.Skipf("Docker is not available: %v", docker.err)
+		unavailable(t, fmt.Sprintf("Docker is needed (apt-get install docker.io): %v", docker.err))
 	}
 	docker.images.Do(func() { docker.imgErr = buildImages() })
 	if docker.imgErr != nil {
@@ -142,10 +139,7 @@ func dockerRun(t *testing.T, args ...string) (int, string) {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode(), out.String()
-		}
-		return 0, out.String()
+		return exitCodeOf(t, err), out.String()
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		t.Fatalf("docker %v: no exit within 60s", argv)

@@ -58,11 +58,31 @@ func requireNamespace(t *testing.T) {
 	if err == nil {
 		return
 	}
-	msg := fmt.Sprintf("cannot create a PID namespace (root and util-linux's unshare are needed): %v %s", err, out)
+	unavailable(t, fmt.Sprintf("cannot create a PID namespace (root and util-linux's unshare are needed): %v %s", err, out))
+}
+
+// unavailable stops a test whose tool or facility this machine lacks: it
+// skips, except under CI, where every test must run and so it fails.
+func unavailable(t *testing.T, msg string) {
+	t.Helper()
 	if os.Getenv("CI") != "" {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
+}
+
+// exitCodeOf is the exit code behind a Wait or Run error; any other error
+// (the command never ran) fails the test.
+func exitCodeOf(t *testing.T, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	return 0
 }
 
 // run is tinit started as PID 1 of a fresh PID namespace.
@@ -151,14 +171,7 @@ func (r *run) exitCode(timeout time.Duration) int {
 		<-r.done
 		r.t.Fatalf("tinit did not exit within %v; stderr: %s", timeout, r.stderr)
 	}
-	var ee *exec.ExitError
-	if errors.As(r.err, &ee) {
-		return ee.ExitCode()
-	}
-	if r.err != nil {
-		r.t.Fatalf("wait: %v", r.err)
-	}
-	return 0
+	return exitCodeOf(r.t, r.err)
 }
 
 // tinitPid is tinit's pid as seen from the test: unshare's only child.
@@ -749,10 +762,7 @@ func TestInstall(t *testing.T) {
 	dir := t.TempDir()
 	run := func(args ...string) (int, string) {
 		out, err := exec.Command(tinitBin, args...).CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode(), string(out)
-		}
-		return 0, string(out)
+		return exitCodeOf(t, err), string(out)
 	}
 	t.Run("copies itself to DIR/tinit, executable, twice over", func(t *testing.T) {
 		for i := 0; i < 2; i++ {

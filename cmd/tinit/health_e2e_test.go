@@ -183,11 +183,7 @@ trap 'echo usr1 >> %[1]s/usr1' USR1; touch %[1]s/ready; while :; do sleep 0.02; 
 func TestHeartbeatUsesSetitimer(t *testing.T) {
 	requireNamespace(t)
 	if _, err := exec.LookPath("strace"); err != nil {
-		msg := "strace is needed to see the setitimer call (apt-get install strace)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		unavailable(t, "strace is needed to see the setitimer call (apt-get install strace)")
 	}
 	trace := filepath.Join(t.TempDir(), "trace")
 	run := func(heartbeat string) string {
@@ -305,14 +301,7 @@ func TestHealthcheckMode(t *testing.T) {
 	check := func(env ...string) int {
 		cmd := exec.Command(tinitBin, "--healthcheck")
 		cmd.Env = append(os.Environ(), env...)
-		err := cmd.Run()
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return 0
+		return exitCodeOf(t, cmd.Run())
 	}
 	addr := fmt.Sprintf("TINIT_HEALTH_ADDR=:%d", port)
 	if code := check(addr); code != 1 {

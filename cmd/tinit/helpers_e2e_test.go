@@ -248,15 +248,7 @@ func zombies() int {
 	ents, _ := os.ReadDir("/proc")
 	n := 0
 	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		if i := strings.LastIndexByte(s, ')'); i > 0 && len(s) > i+2 && s[i+2] == 'Z' {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && procState(pid) == "Z" {
 			n++
 		}
 	}
