@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -26,7 +25,7 @@ const (
 // CheckConfig says which application checks to run and how often.
 type CheckConfig struct {
 	TCP       []string      // HOST:PORT, pass = connect succeeds
-	HTTP      []string      // URL, pass = GET answers 2xx or 3xx (redirects are not followed)
+	HTTP      []string      // http:// URL, pass = GET answers 2xx or 3xx (redirects are not followed)
 	File      []string      // path, pass = exists
 	Interval  time.Duration // default 2s when 0
 	Timeout   time.Duration // per check; default min(Interval, 1s) when 0
@@ -50,10 +49,6 @@ const notRunYet = "checks have not run yet"
 type Checks struct {
 	cfg   CheckConfig
 	clock Clock
-	// client is shared by every HTTP check; keep-alives are off so that
-	// each round opens a fresh connection (the check is whether the app
-	// accepts one) and tinit holds no idle fds between rounds.
-	client *http.Client
 
 	mu  sync.Mutex
 	res CheckResult
@@ -68,23 +63,7 @@ func NewChecks(cfg CheckConfig, clock Clock) *Checks {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = min(cfg.Interval, maxDefaultTimeout)
 	}
-	c := &Checks{
-		cfg:   cfg,
-		clock: orSystem(clock),
-		client: &http.Client{
-			Transport: &http.Transport{
-				// The checks probe the supervised application, normally on
-				// loopback; an HTTP_PROXY meant for the app's own outbound
-				// traffic must not be used for them.
-				Proxy:             nil,
-				DisableKeepAlives: true,
-			},
-			// A 3xx is an answer: the app is up. Following it could lead
-			// off the host or into a login page that is down for reasons
-			// of its own.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
+	c := &Checks{cfg: cfg, clock: orSystem(clock)}
 	c.res.Configured = len(cfg.TCP)+len(cfg.HTTP)+len(cfg.File) > 0
 	if c.res.Configured {
 		c.res.Detail = notRunYet
@@ -211,19 +190,18 @@ func (c *Checks) dialTCP(ctx context.Context, addr string) error {
 	return conn.Close()
 }
 
+// get passes when GET u answers 2xx or 3xx. Each round opens a fresh
+// connection (the check is whether the app accepts one) and a 3xx is not
+// followed: it is an answer, so the app is up, and following it could
+// lead off the host or to a login page that is down for reasons of its
+// own.
 func (c *Checks) get(ctx context.Context, u string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	code, _, err := get(ctx, u)
 	if err != nil {
 		return err
 	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return err
-	}
-	// Keep-alives are off, so the body need not be drained for reuse.
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 399 {
-		return fmt.Errorf("status %d", resp.StatusCode)
+	if code < 200 || code > 399 {
+		return fmt.Errorf("status %d", code)
 	}
 	return nil
 }
@@ -266,8 +244,12 @@ func ValidateChecks(cfg CheckConfig) []error {
 	}
 	for _, s := range cfg.HTTP {
 		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("--check-http %q: want an http:// or https:// URL", s))
+		switch {
+		case err == nil && u.Scheme == "https":
+			// TLS would double tinit's binary (crypto/tls is about 2.6 MB).
+			errs = append(errs, fmt.Errorf("--check-http %q: https is not supported (tinit has no TLS): use an http:// URL or --check-tcp HOST:PORT", s))
+		case err != nil || u.Scheme != "http" || u.Host == "":
+			errs = append(errs, fmt.Errorf("--check-http %q: want an http:// URL", s))
 		}
 	}
 	for _, p := range cfg.File {

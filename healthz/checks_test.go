@@ -201,13 +201,14 @@ func TestValidateChecks(t *testing.T) {
 		{"an empty config is valid", CheckConfig{}, nil},
 		{"good checks are valid", CheckConfig{
 			TCP:  []string{"127.0.0.1:8080", "[::1]:80", ":9000", "db:5432"},
-			HTTP: []string{"http://127.0.0.1:8080/health", "https://app/"},
+			HTTP: []string{"http://127.0.0.1:8080/health", "http://app/", "http://u:p@app:81/x?y=1"},
 			File: []string{"/tmp/ready"},
 		}, nil},
 		{"a TCP check without a port is named", CheckConfig{TCP: []string{"x"}}, []string{`--check-tcp "x": want HOST:PORT`}},
 		{"a TCP check with a port out of range is named", CheckConfig{TCP: []string{"x:99999"}}, []string{`--check-tcp "x:99999": want HOST:PORT`}},
-		{"an ftp URL is named", CheckConfig{HTTP: []string{"ftp://x"}}, []string{`--check-http "ftp://x": want an http:// or https:// URL`}},
-		{"a URL without a host is named", CheckConfig{HTTP: []string{"http://"}}, []string{`--check-http "http://": want an http:// or https:// URL`}},
+		{"an ftp URL is named", CheckConfig{HTTP: []string{"ftp://x"}}, []string{`--check-http "ftp://x": want an http:// URL`}},
+		{"an https URL is refused, naming the way out", CheckConfig{HTTP: []string{"https://app/"}}, []string{`--check-http "https://app/": https is not supported (tinit has no TLS): use an http:// URL or --check-tcp HOST:PORT`}},
+		{"a URL without a host is named", CheckConfig{HTTP: []string{"http://"}}, []string{`--check-http "http://": want an http:// URL`}},
 		{"a relative file is named", CheckConfig{File: []string{"ready"}}, []string{`--check-file "ready": want an absolute path`}},
 		{"negative durations are named", CheckConfig{Interval: -1, FailAfter: -time.Second}, []string{
 			`--check-interval "-1ns": want a duration of 0 or more`,
@@ -216,7 +217,7 @@ func TestValidateChecks(t *testing.T) {
 		{"every problem is reported", CheckConfig{TCP: []string{"a", "b:1", "c"}, HTTP: []string{"x"}}, []string{
 			`--check-tcp "a": want HOST:PORT`,
 			`--check-tcp "c": want HOST:PORT`,
-			`--check-http "x": want an http:// or https:// URL`,
+			`--check-http "x": want an http:// URL`,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,8 +3,6 @@ package healthz
 import (
 	"bytes"
 	"fmt"
-	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -13,9 +11,9 @@ import (
 // loop, one may be a busy moment.
 const staleTicks = 3
 
-// handler serves /healthz, /readyz and /metrics from snapshots; it never
+// Handler answers /healthz, /readyz and /metrics from snapshots; it never
 // writes State or Checks.
-type handler struct {
+type Handler struct {
 	st     *State
 	checks *Checks // nil: no checks configured
 	clock  Clock
@@ -23,13 +21,23 @@ type handler struct {
 
 // NewHandler returns the handler for /healthz, /readyz and /metrics.
 // checks may be nil; a nil clock is the system clock.
-func NewHandler(st *State, checks *Checks, clock Clock) http.Handler {
-	return &handler{st: st, checks: checks, clock: orSystem(clock)}
+func NewHandler(st *State, checks *Checks, clock Clock) *Handler {
+	return &Handler{st: st, checks: checks, clock: orSystem(clock)}
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var serve func() (code int, contentType string, body []byte)
-	switch r.URL.Path {
+// response is one answer, before the server puts it on the wire.
+type response struct {
+	code  int
+	ctype string
+	allow string // the Allow header of a 405
+	body  []byte
+}
+
+// respond answers method on path. HEAD gets GET's answer; the server
+// leaves the body out.
+func (h *Handler) respond(method, path string) response {
+	var serve func() response
+	switch path {
 	case "/healthz":
 		serve = h.liveness
 	case "/readyz":
@@ -37,45 +45,40 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/metrics":
 		serve = h.metrics
 	default:
-		http.NotFound(w, r)
-		return
+		return plain(404, "not found")
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
+	if method != "GET" && method != "HEAD" {
+		r := plain(405, "method not allowed")
+		r.allow = "GET, HEAD"
+		return r
 	}
-	code, ctype, body := serve()
-	hdr := w.Header()
-	hdr.Set("Content-Type", ctype)
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	// Probes must see the state now, never a cached answer.
-	hdr.Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	if r.Method != http.MethodHead {
-		w.Write(body) // the client went away; nothing to do about it
-	}
+	return serve()
 }
 
 const textPlain = "text/plain; charset=utf-8"
 
-func answer(why string) (int, string, []byte) {
-	if why == "" {
-		return http.StatusOK, textPlain, []byte("ok\n")
-	}
-	return http.StatusServiceUnavailable, textPlain, []byte(why + "\n")
+// plain is a one-line text answer.
+func plain(code int, line string) response {
+	return response{code: code, ctype: textPlain, body: []byte(line + "\n")}
 }
 
-func (h *handler) liveness() (int, string, []byte) {
+func answer(why string) response {
+	if why == "" {
+		return plain(200, "ok")
+	}
+	return plain(503, why)
+}
+
+func (h *Handler) liveness() response {
 	return answer(h.notAlive(h.st.Snapshot(), h.clock.Now()))
 }
 
-func (h *handler) readiness() (int, string, []byte) {
+func (h *Handler) readiness() response {
 	return answer(h.notReady(h.st.Snapshot()))
 }
 
 // notAlive says why tinit should be restarted, or "" when it should not.
-func (h *handler) notAlive(s Status, now time.Time) string {
+func (h *Handler) notAlive(s Status, now time.Time) string {
 	if s.Heartbeat > 0 {
 		limit := staleTicks * s.Heartbeat
 		if s.LastTick.IsZero() {
@@ -99,7 +102,7 @@ func (h *handler) notAlive(s Status, now time.Time) string {
 }
 
 // notReady says why no traffic should be sent, or "" when it may.
-func (h *handler) notReady(s Status) string {
+func (h *Handler) notReady(s Status) string {
 	switch {
 	case s.Draining:
 		return "draining"
@@ -114,8 +117,8 @@ func (h *handler) notReady(s Status) string {
 	return ""
 }
 
-func (h *handler) metrics() (int, string, []byte) {
+func (h *Handler) metrics() response {
 	var b bytes.Buffer
 	writeMetrics(&b, h.st.Snapshot(), h.clock.Now())
-	return http.StatusOK, "text/plain; version=0.0.4; charset=utf-8", b.Bytes()
+	return response{code: 200, ctype: "text/plain; version=0.0.4; charset=utf-8", body: b.Bytes()}
 }

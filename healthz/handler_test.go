@@ -1,19 +1,35 @@
 package healthz
 
 import (
+	"bufio"
+	"bytes"
+	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 )
 
-// do sends one request to h and returns the status and body.
-func do(t *testing.T, h http.Handler, method, path string) (int, string, http.Header) {
+// do answers one request with h, puts the answer on the wire as the
+// server does, and reads it back with net/http's parser.
+func do(t *testing.T, h *Handler, method, path string) (int, string, http.Header) {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
-	return rec.Code, rec.Body.String(), rec.Header()
+	var wire bytes.Buffer
+	writeResponse(&wire, h.respond(method, path), method == "HEAD", false, t0)
+	br := bufio.NewReader(&wire)
+	resp, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("%s %s: net/http cannot read the answer: %v\n%s", method, path, err, wire.String())
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the body: %v", method, path, err)
+	}
+	if n := br.Buffered(); n != 0 {
+		t.Errorf("%s %s: %d bytes after the answer", method, path, n)
+	}
+	return resp.StatusCode, string(body), resp.Header
 }
 
 // wantAnswer checks code and that the body is one line containing want.

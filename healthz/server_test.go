@@ -1,9 +1,13 @@
 package healthz
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,7 +17,7 @@ import (
 )
 
 // serveOn serves h on a new loopback listener and returns its address.
-func serveOn(t *testing.T, h http.Handler) string {
+func serveOn(t *testing.T, h *Handler) string {
 	t.Helper()
 	l, err := Listen("127.0.0.1:0")
 	if err != nil {
@@ -239,4 +243,163 @@ func TestProbeGivesUpAfterTheTimeout(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("Probe took %v with a 200ms timeout", d)
 	}
+}
+
+// exchange sends raw to the server at addr and returns everything it
+// answers until it closes the connection.
+func exchange(t *testing.T, addr, raw string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatalf("sending %.60q...: %v", raw, err)
+	}
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("reading the answer to %.60q...: %v (got %q)", raw, err, got)
+	}
+	return string(got)
+}
+
+// statusLines returns the status lines in an exchange, in order.
+func statusLines(s string) []string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(line, "HTTP/") {
+			out = append(out, strings.TrimSuffix(line, "\r"))
+		}
+	}
+	return out
+}
+
+func TestServerSpeaksHTTP1(t *testing.T) {
+	addr := serveOn(t, NewHandler(NewState(), nil, nil))
+	const closing = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+	for _, tc := range []struct {
+		name string
+		raw  string
+		want []string // status lines, in order; the server then closes
+	}{
+		{"one request, then close", closing, []string{"HTTP/1.1 200 OK"}},
+		{"kept alive: pipelined requests are answered in order",
+			"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\nHEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n" + closing,
+			[]string{"HTTP/1.1 503 Service Unavailable", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK"}},
+		{"HTTP/1.0 gets one answer", "GET /healthz HTTP/1.0\r\n\r\n" + closing, []string{"HTTP/1.1 200 OK"}},
+		{"bare LF line ends are accepted", "GET /healthz HTTP/1.1\nConnection: close\n\n", []string{"HTTP/1.1 200 OK"}},
+		{"a query is not part of the path", "GET /healthz?verbose=1 HTTP/1.1\r\nConnection: close\r\n\r\n", []string{"HTTP/1.1 200 OK"}},
+		{"an absolute-form target is served by its path", "GET http://x:1/healthz HTTP/1.1\r\nConnection: close\r\n\r\n", []string{"HTTP/1.1 200 OK"}},
+		{"a request with a body is answered, then closed", "POST /healthz HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc" + closing, []string{"HTTP/1.1 405 Method Not Allowed"}},
+		{"a chunked request is answered, then closed", "GET /healthz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + closing, []string{"HTTP/1.1 200 OK"}},
+		{"a malformed request line is a 400 and a close", "GET\r\n\r\n" + closing, []string{"HTTP/1.1 400 Bad Request"}},
+		{"a malformed header is a 400 and a close", "GET /healthz HTTP/1.1\r\nno colon\r\n\r\n" + closing, []string{"HTTP/1.1 400 Bad Request"}},
+		{"HTTP/2 is a 505", "GET /healthz HTTP/2.0\r\n\r\n" + closing, []string{"HTTP/1.1 505 HTTP Version Not Supported"}},
+		{"a header over 8 KiB is a 431", "GET /healthz HTTP/1.1\r\nX: " + strings.Repeat("a", 9000) + "\r\n\r\n", []string{"HTTP/1.1 431 Request Header Fields Too Large"}},
+		{"many headers over 8 KiB together are a 431", "GET /healthz HTTP/1.1\r\n" + strings.Repeat("X: "+strings.Repeat("a", 1000)+"\r\n", 9) + "\r\n", []string{"HTTP/1.1 431 Request Header Fields Too Large"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := exchange(t, addr, tc.raw)
+			if lines := statusLines(got); strings.Join(lines, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("status lines %q, want %q\nfull answer:\n%s", lines, tc.want, got)
+			}
+		})
+	}
+}
+
+func TestServerAnswersNetHTTPClientsOverKeptAliveConnections(t *testing.T) {
+	addr := serveOn(t, NewHandler(NewState(), nil, nil))
+	client := &http.Client{Timeout: 2 * time.Second}
+	defer client.CloseIdleConnections()
+	var local []string
+	for _, path := range []string{"/healthz", "/metrics", "/healthz"} {
+		var conn string
+		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { conn = i.Conn.LocalAddr().String() }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", "http://"+addr+path, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || len(body) == 0 {
+			t.Fatalf("GET %s: status %d, body %q, %v", path, resp.StatusCode, body, err)
+		}
+		if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("GET %s: Cache-Control %q, want no-store", path, cc)
+		}
+		local = append(local, conn)
+	}
+	if local[0] != local[1] || local[1] != local[2] {
+		t.Errorf("three requests used connections %v, want one kept alive", local)
+	}
+}
+
+func TestServerClosesSlowAndIdleConnections(t *testing.T) {
+	lim := limits{header: 200 * time.Millisecond, idle: 400 * time.Millisecond, write: time.Second, headerBytes: 8 << 10}
+	l, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(l, NewHandler(NewState(), nil, nil), lim)
+	defer srv.Close()
+	for _, tc := range []struct {
+		name   string
+		send   func(c net.Conn)
+		within time.Duration
+	}{
+		{"a client that sends nothing", func(net.Conn) {}, lim.header},
+		{"a header trickled byte by byte", func(c net.Conn) {
+			for _, b := range []byte("GET /healthz HTTP/1.1\r\nX: y") {
+				if _, err := c.Write([]byte{b}); err != nil {
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}, lim.header},
+		{"an idle kept-alive connection", func(c net.Conn) {
+			io.WriteString(c, "GET /healthz HTTP/1.1\r\n\r\n")
+		}, lim.idle},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			start := time.Now()
+			go tc.send(c)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			io.Copy(io.Discard, c) // until the server closes
+			if d := time.Since(start); d < tc.within/2 || d > tc.within+time.Second {
+				t.Errorf("closed after %v, want about %v", d, tc.within)
+			}
+		})
+	}
+}
+
+func FuzzReadRequest(f *testing.F) {
+	for _, s := range []string{
+		"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+		"HEAD http://x/readyz?x HTTP/1.0\r\nConnection: close\r\n\r\n",
+		"POST / HTTP/1.1\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"GET  HTTP/1.1\r\n\r\n",
+		"\r\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		req, err := readRequest(bufio.NewReaderSize(strings.NewReader(s), 64), 256)
+		if err != nil {
+			return
+		}
+		if req.method == "" || !isToken([]byte(req.method)) {
+			t.Errorf("%q: accepted method %q", s, req.method)
+		}
+		if strings.ContainsAny(req.path, "?#") {
+			t.Errorf("%q: path %q keeps its query", s, req.path)
+		}
+	})
 }

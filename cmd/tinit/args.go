@@ -46,7 +46,7 @@ var options = []option{
 	{long: "heartbeat", env: "TINIT_HEARTBEAT", value: "DURATION", help: "setitimer heartbeat proving the event loop alive (default 1s; 0 off)"},
 	{long: "health-addr", env: "TINIT_HEALTH_ADDR", value: "HOST:PORT", help: "serve /healthz, /readyz and /metrics here (default off)"},
 	{long: "check-tcp", env: "TINIT_CHECK_TCP", value: "HOST:PORT", repeat: true, help: "app check: a TCP connect succeeds"},
-	{long: "check-http", env: "TINIT_CHECK_HTTP", value: "URL", repeat: true, help: "app check: GET answers 2xx or 3xx"},
+	{long: "check-http", env: "TINIT_CHECK_HTTP", value: "URL", repeat: true, help: "app check: GET of an http:// URL answers 2xx or 3xx"},
 	{long: "check-file", env: "TINIT_CHECK_FILE", value: "PATH", repeat: true, help: "app check: the file exists"},
 	{long: "check-interval", env: "TINIT_CHECK_INTERVAL", value: "DURATION", help: "how often app checks run (default 2s)"},
 	{long: "check-fail-after", env: "TINIT_CHECK_FAIL_AFTER", value: "DURATION", help: "liveness fails after app checks fail this long (default 0: never)"},

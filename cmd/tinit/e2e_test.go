@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	tinitBin = filepath.Join(dir, "tinit")
-	build := exec.Command("go", "build", "-trimpath", "-tags", "nethttpomithttp2", "-ldflags=-s -w", "-o", tinitBin, ".")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", tinitBin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build tinit: %v\n%s", err, out)

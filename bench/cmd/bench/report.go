@@ -224,7 +224,7 @@ func (e *env) report() error {
 	w("and the figures are medians (p99 where it applies). The machine is shared and timings drift from run to run: compare the ratios, not the absolute times.\n\n")
 	w("- Date: %s; full run took %v\n", r.date, r.elapsed.Round(time.Second))
 	w("- Kernel: %s; CPUs: %d (%s)\n", r.kernel, r.cpus, r.cpuModel)
-	w("- Go: %s; tinit: %s (built `CGO_ENABLED=0 go build -trimpath -tags nethttpomithttp2 -ldflags='-s -w'`)\n", r.goVersion, r.tinitRev)
+	w("- Go: %s; tinit: %s (built `CGO_ENABLED=0 go build -trimpath -ldflags='-s -w'`)\n", r.goVersion, r.tinitRev)
 	w("- Peers: %s\n", strings.Join(r.versions, "; "))
 	w("- Parameters: %d start-up runs per init in %d batches; %d footprint rounds; %d storms of %d orphans per init; %d SIGUSR1 and %d SIGTERM rounds per init; %d restarts; %v idle\n\n",
 		r.cfg.startupRuns, r.cfg.startupBatch, r.cfg.footRounds, r.cfg.reapRounds, r.cfg.orphans,
