@@ -606,6 +606,7 @@ func TestTemplateFailures(t *testing.T) {
 		{"grace period not above drain+grace", []string{"--set", "terminationGracePeriodSeconds=8"}, "terminationGracePeriodSeconds"},
 		{"inject without a command", []string{"--set", "app.command=null"}, "app.command"},
 		{"health port equals app port", []string{"--set", "tinit.healthPort=80"}, "healthPort"},
+		{"an https check, which tinit cannot make", []string{"--set", "tinit.checks.http[0]=https://127.0.0.1:8443/"}, "http"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
