@@ -69,8 +69,12 @@ func main() {
 	os.Exit(run(os.Args[1:], sigs, os.Stdout, os.Stderr))
 }
 
-// gcPercent is tinit's GOGC: a tenth of the default.
-const gcPercent = 10
+// gcPercent is tinit's GOGC, a tenth of the default, from gcDelay after
+// the start.
+const (
+	gcPercent = 10
+	gcDelay   = time.Second
+)
 
 // run is tinit minus the process exit, so that only main exits.
 func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
@@ -149,12 +153,18 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 	// log line leaves garbage behind. At Go's default the heap grows to its
 	// 4 MiB minimum goal before the first collection; a low goal keeps the
 	// resident size flat for the life of the container, for a few
-	// microseconds of collection now and then. Set only now: earlier, the
-	// start-up's own allocations would meet the low goal and pay for a
-	// collection before the child even runs. A GOGC the user set wins.
+	// microseconds of collection now and then. Set a moment after the
+	// start: the start-up's own allocations already pass the low goal, and
+	// setting it at once started a collection (and its worker threads)
+	// while the child was starting: about 4 ms of CPU on every start,
+	// measured, and most of what a short-lived container pays for tinit.
+	// A GOGC the user set wins.
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
+		time.AfterFunc(gcDelay, func() { debug.SetGCPercent(gcPercent) })
 	}
+	// The child must not exist before every handler does: a signal the
+	// runtime drops then would be one the child never gets.
+	sigs.Wait()
 	res := supervise.Run(supervise.Config{
 		Argv:        st.argv,
 		Env:         os.Environ(),

@@ -1,0 +1,63 @@
+package signals
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// caught returns the signals this process has a handler for, from SigCgt
+// in /proc/self/status.
+func caught(t *testing.T) map[unix.Signal]bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if hex, ok := strings.CutPrefix(line, "SigCgt:\t"); ok {
+			mask, err := strconv.ParseUint(hex, 16, 64)
+			if err != nil {
+				t.Fatalf("SigCgt %q: %v", hex, err)
+			}
+			m := map[unix.Signal]bool{}
+			for n := 1; n <= 64; n++ {
+				m[unix.Signal(n)] = mask&(1<<(n-1)) != 0
+			}
+			return m
+		}
+	}
+	t.Fatal("no SigCgt in /proc/self/status")
+	return nil
+}
+
+// TestRegisterTakesUrgentSignalsAtOnceAndTheRestBeforeWaitReturns checks
+// the two stages: the signals the runtime would die of, or that would stop
+// tinit, are caught when Register returns; every handled one is caught
+// when Wait returns.
+func TestRegisterTakesUrgentSignalsAtOnceAndTheRestBeforeWaitReturns(t *testing.T) {
+	c := Register()
+	now := caught(t)
+	for _, sig := range []unix.Signal{unix.SIGCHLD, unix.SIGALRM, unix.SIGTERM, unix.SIGQUIT, unix.SIGABRT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU} {
+		if !now[sig] {
+			t.Errorf("%s not caught when Register returned", Name(sig))
+		}
+	}
+	c.Wait()
+	after := caught(t)
+	kept := map[unix.Signal]bool{}
+	for _, sig := range c.KeptIgnored {
+		kept[sig] = true
+	}
+	for n := 1; n <= RTMax; n++ {
+		sig := unix.Signal(n)
+		// SIGURG is the runtime's own (preemption): caught, never ours.
+		want := (Classify(sig) != Unhandled && !kept[sig] && n != 34) || sig == unix.SIGURG
+		if after[sig] != want {
+			t.Errorf("%s (%d): caught %v after Wait, want %v", Name(sig), n, after[sig], want)
+		}
+	}
+}
