@@ -20,7 +20,7 @@
 // What happens to each signal (see Classify):
 //
 //   - Forwarded: every catchable signal not listed below, including the
-//     real-time signals SIGRTMIN..SIGRTMAX (34..64) and SIGABRT, which can
+//     real-time signals SIGRTMIN+1..SIGRTMAX (35..64) and SIGABRT, which can
 //     only reach tinit from kill(2) since tinit never calls abort.
 //   - SIGCHLD: drives the reaper, never forwarded.
 //   - SIGALRM: the heartbeat's tick (setitimer), on a 1-slot channel of its
@@ -49,6 +49,11 @@
 //     accepted by name. The runtime leaves their inherited disposition
 //     alone, so Register resets them to the default: an ignore inherited
 //     from the parent (GNU make ignores both) must not reach the child.
+//   - Signal 34 (SIGRTMIN) is kept by the Go runtime (musl's SIGSYNCCALL):
+//     it is never delivered to os/signal, so tinit cannot forward it and
+//     refuses it as a --rewrite source or a stop signal. Register resets
+//     its disposition like 32's and 33's. It can still be a --rewrite
+//     target. tini forwards it; a Go init cannot.
 //
 // The Go runtime replaces every other ignored disposition tinit inherits
 // before main runs (only SIGHUP's and SIGINT's are kept), so unlike tini,

@@ -14,15 +14,16 @@ type kernelSigaction struct {
 	_ [4]uint64
 }
 
-// resetReserved sets signals 32 and 33 to their default action.
+// resetReserved sets signals 32, 33 and 34 to their default action.
 //
-// They belong to the C library's threads, so the Go runtime installs no
-// handler for them and keeps whatever disposition it inherited. A parent
+// 32 and 33 belong to the C library's threads, and the Go runtime keeps 34
+// (see goReserved), so it installs no handler for them and keeps whatever
+// disposition it inherited. A parent
 // that ignores them (GNU make does) would otherwise pass the ignore through
 // tinit to the child. SIG_DFL is what any Go program has for them normally.
 func resetReserved() error {
 	var act kernelSigaction
-	for _, sig := range []unix.Signal{32, 33} {
+	for _, sig := range []unix.Signal{32, 33, goReserved} {
 		_, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig),
 			uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)
 		if errno != 0 {

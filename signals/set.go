@@ -28,12 +28,18 @@ const (
 // signals come, so it only absorbs scheduling delays of that goroutine.
 const ForwardBuffer = 128
 
+// goReserved is signal 34, SIGRTMIN to glibc. The Go runtime keeps it for
+// musl's SIGSYNCCALL (Go issue 39343): it installs no handler for it and
+// never delivers it to os/signal, so tinit can neither catch nor forward
+// it. It can still be sent: --rewrite TERM:RTMIN is fine.
+const goReserved unix.Signal = 34
+
 // Classify says what tinit does with sig. See the package doc for why.
 func Classify(sig unix.Signal) Action {
 	switch sig {
 	case unix.SIGCHLD:
 		return Reap
-	case unix.SIGKILL, unix.SIGSTOP, unix.SIGURG:
+	case unix.SIGKILL, unix.SIGSTOP, unix.SIGURG, goReserved:
 		return Unhandled
 	case unix.SIGTTIN, unix.SIGTTOU, unix.SIGPIPE,
 		unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSYS:
