@@ -5,7 +5,11 @@
 // No flags, no logging, no health endpoint, no restarts: what is left is
 // the Go runtime's own cost.
 //
-//	mininit [--] PROGRAM [ARGS...]
+// With -all it forwards every catchable signal, as tinit does: os/signal
+// makes a round trip to the runtime's signal thread for each one, and the
+// benchmark shows that cost apart from tinit's own.
+//
+//	mininit [-all] [--] PROGRAM [ARGS...]
 package main
 
 import (
@@ -16,16 +20,30 @@ import (
 
 func main() {
 	args := os.Args[1:]
+	all := len(args) > 0 && args[0] == "-all"
+	if all {
+		args = args[1:]
+	}
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
 	if len(args) == 0 {
-		os.Stderr.WriteString("usage: mininit [--] PROGRAM [ARGS...]\n")
+		os.Stderr.WriteString("usage: mininit [-all] [--] PROGRAM [ARGS...]\n")
 		os.Exit(2)
 	}
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT,
 		syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	if all {
+		for n := 1; n <= 64; n++ {
+			switch s := syscall.Signal(n); s {
+			case syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGURG, 32, 33,
+				syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGILL, syscall.SIGPROF:
+			default:
+				signal.Notify(sigs, s)
+			}
+		}
+	}
 
 	pid, err := syscall.ForkExec(args[0], args, &syscall.ProcAttr{
 		Env:   os.Environ(),

@@ -283,6 +283,7 @@ func (e *env) setup() error {
 		{name: "dumb-init", path: "/usr/bin/dumb-init"},
 		{name: "catatonit", path: "/usr/bin/catatonit", pre: []string{"--"}},
 		{name: "mininit", path: mininit, pre: []string{"--"}},
+		{name: "mininit-all", path: mininit, pre: []string{"-all", "--"}},
 		{name: "floor"},
 	}
 	e.inits = map[string]*initDef{}

@@ -17,7 +17,7 @@ import (
 )
 
 var (
-	startupInits = []string{"floor", "tinit", "tinit+health", "tini-static", "dumb-init", "catatonit", "mininit"}
+	startupInits = []string{"floor", "tinit", "tinit+health", "tini-static", "dumb-init", "catatonit", "mininit", "mininit-all"}
 	runInits     = []string{"tinit", "tinit+health", "tini-static", "dumb-init", "catatonit", "mininit"}
 	peerInits    = []string{"tinit", "tini-static", "dumb-init", "catatonit", "mininit"}
 )
