@@ -279,6 +279,7 @@ func (e *env) setup() error {
 	defs := []*initDef{
 		{name: "tinit", path: tinit, pre: []string{"--"}},
 		{name: "tinit+health", path: tinit, pre: []string{"--health-addr", e.healthAddr, "--"}},
+		{name: "tinit-hb0", path: tinit, pre: []string{"--heartbeat", "0", "--"}},
 		{name: "tini-static", path: "/usr/bin/tini-static", pre: []string{"--"}},
 		{name: "dumb-init", path: "/usr/bin/dumb-init"},
 		{name: "catatonit", path: "/usr/bin/catatonit", pre: []string{"--"}},

@@ -19,6 +19,7 @@ import (
 var (
 	startupInits = []string{"floor", "tinit", "tinit+health", "tini-static", "dumb-init", "catatonit", "mininit", "mininit-all"}
 	runInits     = []string{"tinit", "tinit+health", "tini-static", "dumb-init", "catatonit", "mininit"}
+	idleInits    = append(append([]string(nil), runInits...), "tinit-hb0")
 	peerInits    = []string{"tinit", "tini-static", "dumb-init", "catatonit", "mininit"}
 )
 
@@ -520,7 +521,7 @@ func (e *env) benchIdle() error {
 			in.stop()
 		}
 	}()
-	for _, d := range e.pick(runInits...) {
+	for _, d := range e.pick(idleInits...) {
 		in, err := start(d, nil, e.sleep, "1000")
 		if err != nil {
 			return err
@@ -536,13 +537,14 @@ func (e *env) benchIdle() error {
 		before[in.def.name] = sampleCPU(in.pid)
 	}
 	t0 := time.Now()
-	time.Sleep(e.cfg.idle)
+	bursts := countBursts(insts, e.cfg.idle)
 	secs := time.Since(t0).Seconds()
 	e.res.idle = map[string]idleResult{}
 	e.res.idleSecs = secs
-	for _, in := range insts {
+	for i, in := range insts {
 		a, b := before[in.def.name], sampleCPU(in.pid)
 		e.res.idle[in.def.name] = idleResult{
+			bursts:  float64(bursts[i]) / secs,
 			vol:     float64(b.vol-a.vol) / secs,
 			nonvol:  float64(b.nonvol-a.nonvol) / secs,
 			ticksMs: float64(b.ticks-a.ticks) * 1000 / float64(clkTck),
@@ -556,7 +558,59 @@ func (e *env) benchIdle() error {
 // clkTck is USER_HZ, 100 on every Linux architecture the benchmark runs on.
 const clkTck = 100
 
+// burstPoll is how often countBursts looks at the inits' threads.
+const burstPoll = 5 * time.Millisecond
+
+// countBursts counts, for each instance over d, the times it woke up: a
+// poll in which any of its threads was scheduled since the last poll
+// begins a wake-up, and the polls right after it that also saw activity
+// belong to the same one. Context switches alone overstate this for a Go
+// init: one SIGALRM tick wakes several runtime threads in turn (the signal
+// handler's, os/signal's, the loop's, sysmon), all within a few
+// milliseconds. Reading /proc does not wake the inits.
+func countBursts(insts []*instance, d time.Duration) []int {
+	n := make([]int, len(insts))
+	last := make([]int64, len(insts))
+	active := make([]bool, len(insts))
+	for i, in := range insts {
+		last[i] = timesScheduled(in.pid)
+	}
+	t := time.NewTicker(burstPoll)
+	defer t.Stop()
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		<-t.C
+		for i, in := range insts {
+			c := timesScheduled(in.pid)
+			woke := c != last[i]
+			if woke && !active[i] {
+				n[i]++
+			}
+			last[i], active[i] = c, woke
+		}
+	}
+	return n
+}
+
+// timesScheduled sums the third field of /proc/PID/task/*/schedstat, how
+// many times each thread was put on a CPU.
+func timesScheduled(pid int) int64 {
+	var sum int64
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) == 3 {
+			x, _ := strconv.ParseInt(f[2], 10, 64)
+			sum += x
+		}
+	}
+	return sum
+}
+
 type idleResult struct {
+	bursts         float64 // wake-ups per second, threads together
 	vol, nonvol    float64 // per second
 	ticksMs, runUs float64 // over the window
 	threads        int
