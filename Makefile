@@ -27,8 +27,10 @@ build:
 
 # Everything CI checks: formatting, vet, unit and end-to-end tests (as PID 1
 # in a fresh PID namespace: needs root), then a short fuzz run of the parser.
+# cmd/tinit's tests include one make release (a cold cross-build of seven
+# architectures takes minutes), so go test's 10-minute default is too short.
 test: fmt vet
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
 	$(MAKE) chart-test
 
