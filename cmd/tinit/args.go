@@ -18,12 +18,13 @@ type option struct {
 	bare    bool   // a switch that takes no =value either (modes, -g)
 }
 
-// options lists every flag. Mode flags (help, version) have no variable:
-// a stray variable in an app's environment must never turn tinit into
-// something else.
+// options lists every flag. Mode flags (help, version, json) have no
+// variable: a stray variable in an app's environment must never turn tinit
+// into something else.
 var options = []option{
 	{long: "help", short: 'h', bare: true, help: "print this help and exit 0"},
-	{long: "version", bare: true, help: "print the version and exit 0"},
+	{long: "version", bare: true, help: "print the version, commit and Go version on one line and exit 0"},
+	{long: "json", bare: true, help: "with --version: print them as one JSON object"},
 	{long: "install", value: "DIR", help: "copy tinit's own binary to DIR/tinit (for images without cp) and exit"},
 	{long: "healthcheck", bare: true, help: "query the health endpoint (TINIT_HEALTH_ADDR): exit 0 when healthy, else 1"},
 	{long: "single-child", env: "TINIT_SINGLE_CHILD", help: "forward signals to the child alone, not its process group"},

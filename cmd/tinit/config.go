@@ -76,7 +76,8 @@ func (e *envVars) byFlag() map[string]*string {
 
 // settings is the validated configuration.
 type settings struct {
-	mode       string // "", "help" or "version"
+	mode       string // "", "help", "version", "install" or "healthcheck"
+	asJSON     bool   // --version --json
 	argv       []string
 	group      bool
 	rewrite    signals.Rewrite
@@ -162,12 +163,18 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 		return b
 	}
 
+	// --json only shapes --version's output: given alone it would do
+	// nothing, and a user who typed it expected something.
+	if cl.has("json") && !cl.has("version") {
+		return nil, []error{errors.New("--json goes with --version only: tinit --version --json")}
+	}
 	switch {
 	case cl.has("help"):
 		s.mode = "help"
 		return s, nil
 	case cl.has("version"):
 		s.mode = "version"
+		s.asJSON = cl.has("json")
 		return s, nil
 	case cl.has("install"):
 		s.mode = "install"

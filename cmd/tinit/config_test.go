@@ -96,6 +96,11 @@ func TestBadInputNamesItsSource(t *testing.T) {
 		{"-g and --single-child", nil, []string{"-g", "--single-child", "a"}, "contradict"},
 		{"--help with a value", nil, []string{"--help=no"}, "--help takes no value"},
 		{"--version with a value", nil, []string{"--version=false"}, "--version takes no value"},
+		{"--json with a value", nil, []string{"--version", "--json=true"}, "--json takes no value"},
+		{"--json without --version", nil, []string{"--json", "a"}, "--json goes with --version only"},
+		{"--json alone", nil, []string{"--json"}, "--json goes with --version only"},
+		{"--json with --install", nil, []string{"--install", "/tmp", "--json"}, "--json goes with --version only"},
+		{"--json with --healthcheck", nil, []string{"--healthcheck", "--json"}, "--json goes with --version only"},
 		{"-g with a value", nil, []string{"--process-group=false", "a"}, "takes no value"},
 		{"-p with a signal tinit never sees", nil, []string{"-p", "URG", "a"}, "no effect"},
 		{"-p with a dropped signal", nil, []string{"-p", "TTIN", "a"}, "no effect"},
@@ -211,13 +216,19 @@ func TestPrecedence(t *testing.T) {
 		}},
 		{"--help needs no PROGRAM", nil, []string{"--help"}, func(s *settings) bool { return s.mode == "help" }},
 		{"--version needs no PROGRAM", nil, []string{"--version"}, func(s *settings) bool { return s.mode == "version" }},
+		{"--version alone prints text", nil, []string{"--version"}, func(s *settings) bool { return !s.asJSON }},
+		{"--version --json prints JSON", nil, []string{"--version", "--json"}, func(s *settings) bool { return s.mode == "version" && s.asJSON }},
+		{"--json may come first", nil, []string{"--json", "--version"}, func(s *settings) bool { return s.mode == "version" && s.asJSON }},
+		{"--version --json ignores PROGRAM and bad variables", map[string]string{"TINIT_RESTART": "bogus"}, []string{"--version", "--json", "--", "a"}, func(s *settings) bool {
+			return s.mode == "version" && s.asJSON
+		}},
 		{"an app's own LOG_LEVEL, REWRITE and RESTART are not tinit's", map[string]string{"LOG_LEVEL": "verbose", "REWRITE": "x", "RESTART": "always", "SINGLE_CHILD": "true"}, []string{"a"}, func(s *settings) bool {
 			return s.level == logrus.WarnLevel && s.rewrite == nil && s.restart.Policy == supervise.RestartNever && s.group
 		}},
 		{"an empty variable is unset", map[string]string{"TINIT_SINGLE_CHILD": "", "TINIT_GRACE": " ", "TINIT_RESTART": ""}, []string{"a"}, func(s *settings) bool {
 			return s.group && s.grace == 8*time.Second
 		}},
-		{"a variable cannot select a mode", map[string]string{"TINIT_VERSION": "1", "TINIT_HELP": "1"}, []string{"a"}, func(s *settings) bool { return s.mode == "" }},
+		{"a variable cannot select a mode", map[string]string{"TINIT_VERSION": "1", "TINIT_HELP": "1", "TINIT_JSON": "1"}, []string{"a"}, func(s *settings) bool { return s.mode == "" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

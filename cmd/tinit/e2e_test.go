@@ -27,6 +27,7 @@ var asPID1 = []string{"unshare", "--pid", "--fork", "--mount-proc", "--kill-chil
 var (
 	tinitBin string // the binary under test, built once
 	selfBin  string // this test binary, run as the child
+	e2eDir   string // removed when the tests end
 )
 
 func TestMain(m *testing.M) {
@@ -36,6 +37,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	e2eDir = dir
 	tinitBin = filepath.Join(dir, "tinit")
 	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", tinitBin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -35,7 +35,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -48,9 +47,6 @@ import (
 	"github.com/tinit/tinit/reaper"
 	"github.com/tinit/tinit/signals"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 // codeUsage is tinit's own usage or configuration error.
 const codeUsage = 2
@@ -96,7 +92,10 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return 0
 	case "version":
-		fmt.Fprintf(stdout, "tinit %s %s\n", version, runtime.Version())
+		if err := printVersion(stdout, thisBuild(), st.asJSON); err != nil {
+			fmt.Fprintf(stderr, "tinit: %v\n", err)
+			return 1
+		}
 		return 0
 	case "install":
 		if err := install(st.installDir); err != nil {
