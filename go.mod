@@ -2,6 +2,8 @@ module github.com/tinit/tinit
 
 go 1.26.0
 
+toolchain go1.26.8
+
 require (
 	github.com/kelseyhightower/envconfig v1.4.0
 	github.com/prometheus/common v0.73.1
