@@ -161,9 +161,6 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 	if os.Getenv("GOGC") == "" {
 		time.AfterFunc(gcDelay, func() { debug.SetGCPercent(gcPercent) })
 	}
-	// The child must not exist before every handler does: a signal the
-	// runtime drops then would be one the child never gets.
-	sigs.Wait()
 	res := supervise.Run(supervise.Config{
 		Argv:        st.argv,
 		Env:         os.Environ(),
