@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kelseyhightower/envconfig"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
@@ -271,5 +272,30 @@ func checkOneLine(t *testing.T, err error) {
 	msg := err.Error()
 	if msg == "" || strings.ContainsAny(msg, "\n\r") {
 		t.Fatalf("error %q is not one non-empty line", msg)
+	}
+}
+
+// TestEveryVariableIsRead sets each option's TINIT_* variable in turn and
+// checks that envconfig fills the field the option reads: the tags and the
+// options table name the same variables.
+func TestEveryVariableIsRead(t *testing.T) {
+	for _, o := range options {
+		if o.env == "" {
+			continue
+		}
+		t.Run(o.env, func(t *testing.T) {
+			t.Setenv(o.env, "x")
+			var env envVars
+			if err := envconfig.Process("", &env); err != nil {
+				t.Fatal(err)
+			}
+			v, ok := env.byFlag()[o.long]
+			if !ok {
+				t.Fatalf("--%s has no field in envVars", o.long)
+			}
+			if v == nil || *v != "x" {
+				t.Errorf("%s=x did not reach the field for --%s", o.env, o.long)
+			}
+		})
 	}
 }
