@@ -176,7 +176,10 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 		Status:      status,
 		Log:         log,
 	}, supervise.Signals{Child: sigs.Child, Alarm: sigs.Alarm, Other: sigs.Other})
-	log.WithFields(logrus.Fields{"code": res.Code, "restarts": res.Restarts}).Infof("exiting: %s", res.Reason)
+	// Guarded: logrus builds the entry before it checks the level.
+	if log.IsLevelEnabled(logrus.InfoLevel) {
+		log.WithFields(logrus.Fields{"code": res.Code, "restarts": res.Restarts}).Infof("exiting: %s", res.Reason)
+	}
 	if st.termLog != "" {
 		if err := writeTerminationLog(st.termLog, res); err != nil {
 			log.Warn(err)
