@@ -95,6 +95,10 @@ const (
 	draining
 )
 
+// sweepBatch is how many exits one wait4 batch collects before the loop
+// accounts for them and goes on: 4 KiB of buffer.
+const sweepBatch = 256
+
 // Run starts the main child and supervises it: forwards signals, reaps
 // every child, restarts by policy, and drains the tree at the end. It
 // returns how tinit should exit.
@@ -106,6 +110,7 @@ func Run(cfg Config, sigs Signals) Result {
 		bo:       newBackoff(cfg.Restart),
 		timer:    time.NewTimer(time.Hour),
 		lastCode: -1,
+		buf:      make([]reaper.Exit, 0, sweepBatch),
 	}
 	l.timer.Stop()
 	if cfg.Heartbeat > 0 {
@@ -179,7 +184,7 @@ type loop struct {
 	code     int    // the child's code, before ExitMap
 	reason   string // why tinit ends
 	left     []int
-	buf      []reaper.Exit // reused across sweeps: a storm allocates once
+	buf      []reaper.Exit // one batch of a sweep, reused: a storm allocates nothing
 	sigs     []unix.Signal // reused for each batch of pending signals
 	// pendingStop is the first stop signal, held back during --drain.
 	pendingStop unix.Signal
@@ -219,29 +224,34 @@ func (l *loop) start() error {
 }
 
 // sweep reaps every exited child and picks out the main child's status.
-// left is false when tinit has no child at all.
+// left is false when tinit has no child at all. It reaps in batches of
+// cap(l.buf), so that an orphan storm allocates nothing.
 func (l *loop) sweep() (status unix.WaitStatus, mainExited, left bool) {
-	var err error
-	l.buf, left, err = reaper.Reap(l.buf[:0])
-	if err != nil {
-		// Only a bug in the wait options gets here; the next SIGCHLD
-		// tries again.
-		l.log.Error(err)
-	}
-	for _, e := range l.buf {
-		if l.child.pid != 0 && e.Pid == l.child.pid {
-			status, mainExited = e.Status, true
-			continue
+	for {
+		var err error
+		l.buf, left, err = reaper.Reap(l.buf[:0])
+		if err != nil {
+			// Only a bug in the wait options gets here; the next SIGCHLD
+			// tries again.
+			l.log.Error(err)
 		}
-		l.reaped++
-		switch {
-		case l.cfg.WarnOnReap:
-			l.log.WithFields(logrus.Fields{"pid": e.Pid, "code": ExitCode(e.Status)}).Warn("reaped orphan")
-		case l.log.IsLevelEnabled(logrus.DebugLevel):
-			l.log.WithFields(logrus.Fields{"pid": e.Pid, "code": ExitCode(e.Status)}).Debug("reaped orphan")
+		for _, e := range l.buf {
+			if l.child.pid != 0 && e.Pid == l.child.pid {
+				status, mainExited = e.Status, true
+				continue
+			}
+			l.reaped++
+			switch {
+			case l.cfg.WarnOnReap:
+				l.log.WithFields(logrus.Fields{"pid": e.Pid, "code": ExitCode(e.Status)}).Warn("reaped orphan")
+			case l.log.IsLevelEnabled(logrus.DebugLevel):
+				l.log.WithFields(logrus.Fields{"pid": e.Pid, "code": ExitCode(e.Status)}).Debug("reaped orphan")
+			}
+		}
+		if err != nil || len(l.buf) < cap(l.buf) {
+			return status, mainExited, left
 		}
 	}
-	return status, mainExited, left
 }
 
 func (l *loop) onChild() (done bool) {

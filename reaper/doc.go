@@ -14,6 +14,8 @@
 //     ECHILD (the bug behind go-reaper issues #2, #11 and #21), or they
 //     would steal the main child's status from the loop.
 //   - The package holds no state: the caller owns the buffer that exits are
-//     appended to, so a storm of 100,000 orphans costs no allocation once
-//     the buffer has grown.
+//     appended to. Given with room, the buffer bounds one call, and the
+//     caller calls again while calls come back full: a storm of 100,000
+//     orphans then costs no allocation at all, and so wakes no garbage
+//     collection in the middle of the storm.
 package reaper

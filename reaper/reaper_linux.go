@@ -14,13 +14,20 @@ type Exit struct {
 }
 
 // Reap appends every child that has exited to buf and returns it. It
-// returns when wait4 reports nothing more to collect, or no children.
+// returns when wait4 reports nothing more to collect, or no children, or
+// when buf, given with room (cap > 0), is full: then left is true and the
+// caller calls again. A fixed buffer lets a PID 1 reap an orphan storm
+// without allocating, and so without waking the garbage collector.
 // left reports whether children remain (running, stopped, or exited in
 // the meantime): false means the caller has no child at all. For a PID 1 or
 // a subreaper that is the same as "nothing is left below me", since every
 // orphan of the tree is re-parented to it.
 func Reap(buf []Exit) (exits []Exit, left bool, err error) {
+	limit := cap(buf)
 	for {
+		if limit > 0 && len(buf) == limit {
+			return buf, true, nil
+		}
 		var ws unix.WaitStatus
 		// __WALL also collects children whose exit signal is not SIGCHLD
 		// (clone(2) with another signal): nothing may stay a zombie.

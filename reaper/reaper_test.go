@@ -114,3 +114,39 @@ func TestReapWithNoChildrenReturnsNothing(t *testing.T) {
 		t.Fatalf("Reap with no children = %v, %v, %v", buf, left, err)
 	}
 }
+
+func TestReapStopsWhenTheBufferIsFullAndNeverGrowsIt(t *testing.T) {
+	want := map[int]bool{}
+	for i := 0; i < 20; i++ {
+		want[startChild(t, "/bin/true")] = true
+	}
+	time.Sleep(300 * time.Millisecond)
+	buf := make([]Exit, 0, 8)
+	got := 0
+	for batch := 0; ; batch++ {
+		out, left, err := Reap(buf[:0])
+		if err != nil {
+			t.Fatalf("Reap: %v", err)
+		}
+		if len(out) > 0 && &out[0] != &buf[:1][0] {
+			t.Fatal("Reap grew the buffer instead of stopping when it was full")
+		}
+		for _, e := range out {
+			if want[e.Pid] {
+				got++
+			}
+		}
+		if len(out) == cap(buf) && !left {
+			t.Error("a full batch says nothing is left: the caller would stop early")
+		}
+		if len(out) < cap(buf) {
+			break
+		}
+		if batch > 10 {
+			t.Fatal("Reap keeps returning full batches")
+		}
+	}
+	if got != len(want) {
+		t.Fatalf("batches of 8 reaped %d of %d exited children", got, len(want))
+	}
+}
