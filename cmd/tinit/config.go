@@ -347,13 +347,21 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 		s.health = input{src: in.src, vals: []string{addr}}
 	}
 	var checkSrc []string
+	srcOf := map[string]string{} // "--check-http" -> where its values came from
 	for long, list := range map[string]*[]string{"check-tcp": &s.checks.TCP, "check-http": &s.checks.HTTP, "check-file": &s.checks.File} {
 		if in, ok := pick(long); ok {
 			*list = in.vals
 			checkSrc = append(checkSrc, in.src)
+			srcOf["--"+long] = in.src
 		}
 	}
 	for _, err := range healthz.ValidateChecks(s.checks) {
+		// healthz names the flag; a value from TINIT_CHECK_HTTP is named
+		// by that variable, as every other bad value is.
+		flag, rest, _ := strings.Cut(err.Error(), " ")
+		if src, ok := srcOf[flag]; ok && src != flag {
+			err = errors.New(src + " " + rest)
+		}
 		errs = append(errs, err)
 	}
 	if len(checkSrc) > 0 && s.health.src == "" {
