@@ -233,13 +233,18 @@ func reason(err error, timeout time.Duration) string {
 	return err.Error()
 }
 
-// ValidateChecks returns every problem in cfg, each one line naming the
-// flag and the value.
-func ValidateChecks(cfg CheckConfig) []error {
+// ValidateChecks returns every problem in cfg, each one line naming where
+// the value came from and the value. source maps a flag ("--check-http")
+// to that name, a variable such as TINIT_CHECK_HTTP when the value came
+// from one; nil names the flag.
+func ValidateChecks(cfg CheckConfig, source func(flag string) string) []error {
+	if source == nil {
+		source = func(flag string) string { return flag }
+	}
 	var errs []error
 	for _, a := range cfg.TCP {
 		if !validHostPort(a) {
-			errs = append(errs, fmt.Errorf("--check-tcp %q: want HOST:PORT", a))
+			errs = append(errs, fmt.Errorf("%s %q: want HOST:PORT", source("--check-tcp"), a))
 		}
 	}
 	for _, s := range cfg.HTTP {
@@ -247,16 +252,16 @@ func ValidateChecks(cfg CheckConfig) []error {
 		switch {
 		case err == nil && u.Scheme == "https":
 			// TLS would double tinit's binary (crypto/tls is about 2.6 MB).
-			errs = append(errs, fmt.Errorf("--check-http %q: https is not supported (tinit has no TLS): use an http:// URL or --check-tcp HOST:PORT", s))
+			errs = append(errs, fmt.Errorf("%s %q: https is not supported (tinit has no TLS): use an http:// URL or --check-tcp HOST:PORT", source("--check-http"), s))
 		case err != nil || u.Scheme != "http" || u.Host == "":
-			errs = append(errs, fmt.Errorf("--check-http %q: want an http:// URL", s))
+			errs = append(errs, fmt.Errorf("%s %q: want an http:// URL", source("--check-http"), s))
 		}
 	}
 	for _, p := range cfg.File {
 		// Relative paths would resolve against tinit's working directory,
 		// which need not be the application's.
 		if !filepath.IsAbs(p) {
-			errs = append(errs, fmt.Errorf("--check-file %q: want an absolute path", p))
+			errs = append(errs, fmt.Errorf("%s %q: want an absolute path", source("--check-file"), p))
 		}
 	}
 	for _, d := range []struct {
@@ -267,7 +272,7 @@ func ValidateChecks(cfg CheckConfig) []error {
 		{"--check-fail-after", cfg.FailAfter},
 	} {
 		if d.v < 0 {
-			errs = append(errs, fmt.Errorf("%s %q: want a duration of 0 or more", d.flag, d.v))
+			errs = append(errs, fmt.Errorf("%s %q: want a duration of 0 or more", source(d.flag), d.v))
 		}
 	}
 	return errs

@@ -221,7 +221,7 @@ func TestValidateChecks(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			errs := ValidateChecks(tc.cfg)
+			errs := ValidateChecks(tc.cfg, nil)
 			var got []string
 			for _, err := range errs {
 				got = append(got, err.Error())
@@ -230,5 +230,23 @@ func TestValidateChecks(t *testing.T) {
 				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
+	}
+}
+
+func TestValidateChecksNamesTheSourceItIsGiven(t *testing.T) {
+	source := func(flag string) string {
+		if flag == "--check-http" {
+			return "TINIT_CHECK_HTTP"
+		}
+		return flag
+	}
+	errs := ValidateChecks(CheckConfig{HTTP: []string{"ftp://x"}, TCP: []string{"x"}}, source)
+	var got []string
+	for _, err := range errs {
+		got = append(got, err.Error())
+	}
+	want := []string{`--check-tcp "x": want HOST:PORT`, `TINIT_CHECK_HTTP "ftp://x": want an http:// URL`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -355,15 +355,14 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 			srcOf["--"+long] = in.src
 		}
 	}
-	for _, err := range healthz.ValidateChecks(s.checks) {
-		// healthz names the flag; a value from TINIT_CHECK_HTTP is named
-		// by that variable, as every other bad value is.
-		flag, rest, _ := strings.Cut(err.Error(), " ")
-		if src, ok := srcOf[flag]; ok && src != flag {
-			err = errors.New(src + " " + rest)
+	// A value from TINIT_CHECK_HTTP is named by that variable, as every
+	// other bad value is.
+	errs = append(errs, healthz.ValidateChecks(s.checks, func(flag string) string {
+		if src, ok := srcOf[flag]; ok {
+			return src
 		}
-		errs = append(errs, err)
-	}
+		return flag
+	})...)
 	if len(checkSrc) > 0 && s.health.src == "" {
 		sort.Strings(checkSrc)
 		errs = append(errs, fmt.Errorf("%s: app checks need --health-addr (TINIT_HEALTH_ADDR) to report to", strings.Join(checkSrc, ", ")))
