@@ -104,8 +104,8 @@ func (h *Handler) notAlive(s Status, now time.Time) string {
 // notReady says why no traffic should be sent, or "" when it may.
 func (h *Handler) notReady(s Status) string {
 	switch {
-	case s.Draining:
-		return "draining"
+	case s.Stopping:
+		return "stopping (" + s.Phase + ")"
 	case !s.ChildUp:
 		return "main child not running (" + s.Phase + ")"
 	}

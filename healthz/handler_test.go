@@ -114,9 +114,9 @@ func TestReadinessInEachPhase(t *testing.T) {
 		{"running with passing checks is ready", Status{Phase: "running", ChildUp: true}, "", 200, "ok"},
 		{"running with a failing check is not ready", Status{Phase: "running", ChildUp: true}, "tcp x:1: connection refused", 503, "tcp x:1: connection refused"},
 		{"backoff is not ready", Status{Phase: "backoff"}, "-", 503, "main child not running (backoff)"},
-		{"draining is not ready though the child is up", Status{Phase: "draining", ChildUp: true, Draining: true}, "", 503, "draining"},
-		{"stopping is not ready", Status{Phase: "stopping", ChildUp: true, Draining: true}, "-", 503, "draining"},
-		{"done is not ready", Status{Phase: "done", Draining: true}, "-", 503, "draining"},
+		{"the drain window is not ready though the child is up", Status{Phase: "drain-window", ChildUp: true, Stopping: true}, "", 503, "stopping (drain-window)"},
+		{"stopping is not ready", Status{Phase: "stopping", ChildUp: true, Stopping: true}, "-", 503, "stopping (stopping)"},
+		{"done is not ready", Status{Phase: "done", Stopping: true}, "-", 503, "stopping (done)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := NewState()

@@ -8,7 +8,7 @@ import (
 // Status is what the supervisor loop publishes. Only the loop writes it
 // (through State.Update); HTTP handlers read copies.
 type Status struct {
-	Phase         string        // "starting", "running", "backoff", "draining", "stopping", "done"
+	Phase         string        // the supervisor's phase: "starting", "running", "drain-window", "stopping", "killing", "restarting", "backoff", "finishing", "done"
 	ChildUp       bool          // the main child is running
 	ChildPid      int           // the main child's pid, 0 when none
 	Restarts      uint64        // times the main child was started again
@@ -17,7 +17,7 @@ type Status struct {
 	Forwarded     [65]uint64    // forwarded count by signal number 1..64 (index 0 unused)
 	LastTick      time.Time     // last heartbeat tick, monotonic (time.Now())
 	Heartbeat     time.Duration // 0: heartbeat off
-	Draining      bool          // tinit is draining/stopping: not ready
+	Stopping      bool          // a stop signal came, or the main child is gone for good: not ready
 }
 
 // State guards the one Status the loop writes and the handlers read.

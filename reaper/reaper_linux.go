@@ -7,7 +7,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Exit is one child collected by Reap.
+// Exit is one child collected by Reap, or one that stopped: Status.Stopped()
+// tells, and a stopped child is still there to be reaped later.
 type Exit struct {
 	Pid    int
 	Status unix.WaitStatus
@@ -31,7 +32,9 @@ func Reap(buf []Exit) (exits []Exit, left bool, err error) {
 		var ws unix.WaitStatus
 		// __WALL also collects children whose exit signal is not SIGCHLD
 		// (clone(2) with another signal): nothing may stay a zombie.
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WALL, nil)
+		// WUNTRACED reports a child stopped by a signal, once per stop:
+		// the supervisor follows the terminal's job control with it.
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WALL|unix.WUNTRACED, nil)
 		switch {
 		case err == nil && pid > 0:
 			buf = append(buf, Exit{Pid: pid, Status: ws})
@@ -46,7 +49,7 @@ func Reap(buf []Exit) (exits []Exit, left bool, err error) {
 			return buf, false, nil
 		default:
 			// Only EINVAL is documented, a bug in the options above.
-			return buf, true, fmt.Errorf("wait4(-1, WNOHANG|__WALL): %w", err)
+			return buf, true, fmt.Errorf("wait4(-1, WNOHANG|__WALL|WUNTRACED): %w", err)
 		}
 	}
 }

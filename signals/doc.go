@@ -11,31 +11,36 @@
 //   - os/signal never blocks: a signal that finds its channel full is
 //     dropped. SIGCHLD coalesces in the kernel anyway, so it has a 1-slot
 //     channel of its own. The other signals go through a channel with room
-//     (ForwardBuffer) to a goroutine that only sets bits in a Pending set:
-//     that channel never fills, whether the loop is reaping an orphan
+//     (ForwardBuffer) to a goroutine that only appends them to a Pending
+//     set: that channel never fills, whether the loop is reaping an orphan
 //     storm or stuck writing to a stalled log pipe, so a SIGTERM is never
 //     lost behind a flood of SIGCHLD or of any other signal.
+//   - Pending keeps the order in which signals arrived (each signal at most
+//     once while it waits, as the kernel keeps them): the child sees them
+//     in the order they were sent to tinit.
 //   - The only package-level state is what os/signal itself needs.
 //
 // What happens to each signal (see Classify):
 //
 //   - Forwarded: every catchable signal not listed below, including the
-//     real-time signals SIGRTMIN+1..SIGRTMAX (35..64) and SIGABRT, which can
-//     only reach tinit from kill(2) since tinit never calls abort.
+//     real-time signals SIGRTMIN+1..SIGRTMAX (35..64), SIGABRT, and the
+//     fault signals SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP and SIGSYS.
+//     The runtime hands os/signal a fault signal only when another process
+//     sent it with kill(2); a real fault inside tinit still crashes it.
+//   - SIGTSTP, SIGTTIN, SIGTTOU (JobControl) and SIGCONT are forwarded
+//     too, but the supervisor gives them their job-control meaning: it
+//     stops the child's group and itself, and on SIGCONT gives the
+//     terminal back to the child. They are caught, never ignored: an
+//     ignored disposition survives execve and the child would inherit it.
 //   - SIGCHLD: drives the reaper, never forwarded.
-//   - SIGALRM: the heartbeat's tick (setitimer), on a 1-slot channel of its
-//     own; forwarded like any other signal when the heartbeat is off.
+//   - SIGALRM: the heartbeat's tick (setitimer) while the heartbeat runs,
+//     on a 1-slot channel of its own (Channels.Heartbeat); forwarded like
+//     any other signal, in order, when it is off.
 //   - SIGURG: the Go runtime's goroutine preemption signal. It is not
 //     registered at all; forwarding it would send the child a stream of
 //     signals it never asked for.
-//   - SIGTTIN, SIGTTOU: caught and dropped. Caught, not ignored: an ignored
-//     disposition survives execve and the child would inherit it, while a
-//     caught one is reset to the default. Dropped, so that tinit itself is
-//     never stopped by touching the terminal from a background group.
-//   - SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS: synchronous faults.
-//     A real fault in tinit still crashes it (the runtime turns it into a
-//     panic); one sent with kill(2) is caught and dropped instead of
-//     reaching the runtime's default handler.
+//   - SIGPROF: the runtime's profiling signal. Not registered: the runtime
+//     keeps its handler, which drops it when no profile runs.
 //   - SIGPIPE: the kernel raises it on tinit's own write to a closed pipe
 //     (stderr of a log collector that went away). os/signal cannot tell
 //     that from a kill(2), and it is never meant for the child: caught and
@@ -46,14 +51,17 @@
 //     ignore it inherited. tini keeps these ignores too.
 //   - SIGKILL, SIGSTOP cannot be caught. Signals 32 and 33 are reserved by
 //     the C library's thread implementation and are neither registered nor
-//     accepted by name. The runtime leaves their inherited disposition
-//     alone, so Register resets them to the default: an ignore inherited
-//     from the parent (GNU make ignores both) must not reach the child.
+//     accepted by name. The runtime leaves 32's inherited disposition
+//     alone, so Register resets it to the default: an ignore inherited
+//     from the parent (GNU make ignores it) must not reach the child. 33
+//     has the runtime's own handler in a build without cgo (it runs
+//     syscall.AllThreadsSyscall), which already gives the child the
+//     default; Register leaves it alone, and a kill -33 does not end tinit.
 //   - Signal 34 (SIGRTMIN) is kept by the Go runtime (musl's SIGSYNCCALL):
 //     it is never delivered to os/signal, so tinit cannot forward it and
 //     refuses it as a --rewrite source or a stop signal. Register resets
-//     its disposition like 32's and 33's. It can still be a --rewrite
-//     target. tini forwards it; a Go init cannot.
+//     its disposition like 32's. It can still be a --rewrite target. tini
+//     forwards it; a Go init cannot.
 //
 // The Go runtime replaces every other ignored disposition tinit inherits
 // before main runs (only SIGHUP's and SIGINT's are kept), so unlike tini,

@@ -39,10 +39,9 @@ func Classify(sig unix.Signal) Action {
 	switch sig {
 	case unix.SIGCHLD:
 		return Reap
-	case unix.SIGKILL, unix.SIGSTOP, unix.SIGURG, goReserved:
+	case unix.SIGKILL, unix.SIGSTOP, unix.SIGURG, unix.SIGPROF, goReserved:
 		return Unhandled
-	case unix.SIGTTIN, unix.SIGTTOU, unix.SIGPIPE,
-		unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSYS:
+	case unix.SIGPIPE:
 		return Drop
 	}
 	if !valid(int(sig)) {
@@ -51,14 +50,22 @@ func Classify(sig unix.Signal) Action {
 	return Forward
 }
 
+// JobControl reports whether sig asks the terminal's job to stop: the
+// supervisor stops the child's group (and tinit) rather than forwarding
+// it as it came.
+func JobControl(sig unix.Signal) bool {
+	return sig == unix.SIGTSTP || sig == unix.SIGTTIN || sig == unix.SIGTTOU
+}
+
 // Channels are the receiving ends that Register sets up.
 type Channels struct {
 	// Child receives SIGCHLD. One slot: SIGCHLDs coalesce, and the reaper
 	// loops until nothing is left, so one pending wake-up is enough.
 	Child <-chan os.Signal
-	// Alarm receives SIGALRM, the heartbeat's tick. One slot: ticks
-	// coalesce, and the loop compares times rather than counting them.
-	// With the heartbeat off, the loop forwards it like any other signal.
+	// Alarm receives SIGALRM, the heartbeat's tick, once Heartbeat(true)
+	// is called. One slot: ticks coalesce, and the loop compares times
+	// rather than counting them. With the heartbeat off, SIGALRM goes to
+	// Other and is forwarded like any other signal, in order.
 	Alarm <-chan os.Signal
 	// Other holds every other registered signal, forwarded or dropped, as
 	// a pending set.
@@ -66,10 +73,14 @@ type Channels struct {
 	// KeptIgnored lists SIGHUP and SIGINT when tinit started with them
 	// ignored: they are left ignored, for tinit and for the child.
 	KeptIgnored []unix.Signal
-	// Err reports a failure to reset signals 32 and 33; registration itself
+	// Err reports a failure to reset signals 32 and 34; registration itself
 	// cannot fail.
 	Err error
 }
+
+// Heartbeat routes SIGALRM to Alarm (on) or to Other (off, the start).
+// Call it before arming the interval timer and after disarming it.
+func (c *Channels) Heartbeat(on bool) { c.Other.heartbeat.Store(on) }
 
 // Register asks os/signal for every signal tinit handles. Call it once,
 // first thing in main, before any child exists.
@@ -85,14 +96,14 @@ func Register() *Channels {
 	alarm := make(chan os.Signal, 1)
 	other := make(chan os.Signal, ForwardBuffer)
 	c := &Channels{Child: child, Alarm: alarm, Other: NewPending(), Err: resetReserved()}
+	c.Other.tick = alarm
 
 	signal.Notify(child, unix.SIGCHLD)
-	signal.Notify(alarm, unix.SIGALRM)
 	var set []os.Signal
 	for n := 1; n <= RTMax; n++ {
 		sig := unix.Signal(n)
 		a := Classify(sig)
-		if (a != Forward && a != Drop) || sig == unix.SIGALRM {
+		if a != Forward && a != Drop {
 			continue
 		}
 		// The runtime keeps an inherited SIG_IGN only for these two, and

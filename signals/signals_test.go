@@ -1,7 +1,9 @@
 package signals
 
 import (
+	"os"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -77,9 +79,16 @@ func TestClassify(t *testing.T) {
 		{33, Unhandled},
 		{34, Unhandled},
 		{35, Forward},
-		{unix.SIGTTIN, Drop},
-		{unix.SIGTTOU, Drop},
-		{unix.SIGSEGV, Drop},
+		{unix.SIGTTIN, Forward},
+		{unix.SIGTTOU, Forward},
+		{unix.SIGCONT, Forward},
+		{unix.SIGSEGV, Forward},
+		{unix.SIGBUS, Forward},
+		{unix.SIGFPE, Forward},
+		{unix.SIGILL, Forward},
+		{unix.SIGTRAP, Forward},
+		{unix.SIGSYS, Forward},
+		{unix.SIGPROF, Unhandled},
 		{unix.SIGPIPE, Drop},
 	}
 	for _, tt := range tests {
@@ -102,7 +111,9 @@ func TestParseRewrite(t *testing.T) {
 		{in: "TERM", wantErr: true},
 		{in: "CHLD:TERM", wantErr: true},
 		{in: "URG:TERM", wantErr: true},
-		{in: "TTOU:TERM", wantErr: true},
+		{in: "TTOU:TERM", from: unix.SIGTTOU, to: unix.SIGTERM},
+		{in: "PIPE:TERM", wantErr: true},
+		{in: "PROF:TERM", wantErr: true},
 		{in: "RTMIN:TERM", wantErr: true},
 		{in: "TERM:RTMIN", from: unix.SIGTERM, to: 34},
 		{in: "TERM:NOPE", wantErr: true},
@@ -152,7 +163,8 @@ func TestPendingCoalescesAndOrders(t *testing.T) {
 		t.Fatal("no wake-up after Add")
 	}
 	got := p.Take(nil)
-	want := []unix.Signal{unix.SIGHUP, unix.SIGUSR1, unix.SIGTERM, 64}
+	// In the order they came, each once.
+	want := []unix.Signal{unix.SIGUSR1, unix.SIGTERM, unix.SIGHUP, 64}
 	if len(got) != len(want) {
 		t.Fatalf("Take = %v, want %v", got, want)
 	}
@@ -163,5 +175,47 @@ func TestPendingCoalescesAndOrders(t *testing.T) {
 	}
 	if again := p.Take(nil); len(again) != 0 {
 		t.Fatalf("Take after Take = %v, want nothing", again)
+	}
+}
+
+func TestPendingKeepsArrivalOrderAcrossTakes(t *testing.T) {
+	p := NewPending()
+	p.Add(unix.SIGTERM)
+	p.Add(unix.SIGQUIT)
+	p.Add(unix.SIGTERM) // still pending: coalesces
+	if got := p.Take(nil); len(got) != 2 || got[0] != unix.SIGTERM || got[1] != unix.SIGQUIT {
+		t.Fatalf("Take = %v, want [SIGTERM SIGQUIT]", got)
+	}
+	p.Add(unix.SIGINT)
+	p.Add(unix.SIGTERM) // taken already: counts again
+	if got := p.Take(nil); len(got) != 2 || got[0] != unix.SIGINT || got[1] != unix.SIGTERM {
+		t.Fatalf("Take = %v, want [SIGINT SIGTERM]", got)
+	}
+}
+
+func TestSIGALRMFollowsTheHeartbeat(t *testing.T) {
+	c := Register()
+	defer c.Heartbeat(false)
+	self := unix.Getpid()
+	waitFor := func(what string, ch <-chan struct{}, alarm <-chan os.Signal) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-alarm:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %s within 5s", what)
+		}
+	}
+	c.Heartbeat(true)
+	unix.Kill(self, unix.SIGALRM)
+	waitFor("tick", nil, c.Alarm)
+	if got := c.Other.Take(nil); len(got) != 0 {
+		t.Fatalf("SIGALRM reached the forwarded set with the heartbeat on: %v", got)
+	}
+	c.Heartbeat(false)
+	unix.Kill(self, unix.SIGALRM)
+	waitFor("pending SIGALRM", c.Other.Wake(), nil)
+	if got := c.Other.Take(nil); len(got) != 1 || got[0] != unix.SIGALRM {
+		t.Fatalf("Take = %v with the heartbeat off, want [SIGALRM]", got)
 	}
 }

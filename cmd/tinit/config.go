@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tinit/tinit/healthz"
-	supervise "github.com/tinit/tinit/init"
+	"github.com/tinit/tinit/init/supervise"
 	"github.com/tinit/tinit/signals"
 )
 
@@ -136,7 +137,7 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 		},
 		stop:      map[unix.Signal]bool{unix.SIGTERM: true, unix.SIGINT: true, unix.SIGQUIT: true},
 		grace:     8 * time.Second,
-		heartbeat: time.Second,
+		heartbeat: -1, // 1s with --health-addr, else off: decided below
 		checks:    healthz.CheckConfig{Interval: 2 * time.Second},
 	}
 	var errs []error
@@ -333,6 +334,14 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 	duration("drain", &s.drain)
 	duration("check-interval", &s.checks.Interval)
 	duration("check-fail-after", &s.checks.FailAfter)
+	if s.heartbeat < 0 {
+		// The heartbeat is for the health endpoint. Without one, nobody
+		// reads it, and SIGALRM is forwarded as tini and dumb-init do.
+		s.heartbeat = 0
+		if _, ok := pick("health-addr"); ok {
+			s.heartbeat = defaultHeartbeat
+		}
+	}
 	if s.heartbeat > 0 && s.heartbeat < minHeartbeat {
 		errs = append(errs, fmt.Errorf("--heartbeat (TINIT_HEARTBEAT) %v: want 0 (off) or at least %v", s.heartbeat, minHeartbeat))
 	}
@@ -354,6 +363,9 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 			checkSrc = append(checkSrc, in.src)
 			srcOf["--"+long] = in.src
 		}
+	}
+	for i, f := range s.checks.File {
+		s.checks.File[i] = absolute(f)
 	}
 	// A value from TINIT_CHECK_HTTP is named by that variable, as every
 	// other bad value is.
@@ -386,13 +398,17 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 				bad(in.src, "%v", err)
 			case signals.Classify(sig) != signals.Forward:
 				bad(in.src, "%s is never forwarded, so it cannot be a stop signal", signals.Name(sig))
+			case signals.JobControl(sig) || sig == unix.SIGCONT:
+				bad(in.src, "%s is job control (it stops or continues the child), so it cannot be a stop signal", signals.Name(sig))
 			default:
 				s.stop[sig] = true
 			}
 		}
 	}
 	if in, ok := pick("termination-log"); ok {
-		s.termLog = strings.TrimSpace(in.vals[0])
+		// tinit leaves its working directory before the child starts:
+		// relative paths keep the meaning they had where it started.
+		s.termLog = absolute(strings.TrimSpace(in.vals[0]))
 	}
 
 	s.argv = cl.argv
@@ -402,7 +418,24 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 	return s, errs
 }
 
+// absolute makes a relative path absolute against the working directory
+// tinit started in, before it leaves it.
+func absolute(path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
+}
+
 func hasKey(m map[int]int, k int) bool { _, ok := m[k]; return ok }
+
+// defaultHeartbeat is the heartbeat with --health-addr: /healthz fails
+// after three missed ticks, well inside the kubelet's default 1 s probe
+// period times its failure threshold of 3.
+const defaultHeartbeat = time.Second
 
 // minHeartbeat: faster ticks are a flood of SIGALRM, and below a
 // microsecond setitimer reads the period as "off".

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
-	supervise "github.com/tinit/tinit/init"
+	"github.com/tinit/tinit/init/supervise"
 )
 
 // loadWith runs the whole parse with a fake environment.
@@ -104,7 +105,9 @@ func TestBadInputNamesItsSource(t *testing.T) {
 		{"--json with --healthcheck", nil, []string{"--healthcheck", "--json"}, "--json goes with --version only"},
 		{"-g with a value", nil, []string{"--process-group=false", "a"}, "takes no value"},
 		{"-p with a signal tinit never sees", nil, []string{"-p", "URG", "a"}, "no effect"},
-		{"-p with a dropped signal", nil, []string{"-p", "TTIN", "a"}, "no effect"},
+		{"-p with a dropped signal", nil, []string{"-p", "PIPE", "a"}, "no effect"},
+		{"a job-control stop signal", nil, []string{"--stop-signals", "TERM,TSTP", "a"}, "job control"},
+		{"SIGCONT as a stop signal", map[string]string{"TINIT_STOP_SIGNALS": "CONT"}, []string{"a"}, "TINIT_STOP_SIGNALS"},
 		{"a non-ASCII short flag", nil, []string{"-\xc3\xa9", "a"}, `"-\xc3"`},
 		{"bad health address", nil, []string{"--health-addr", "8080", "a"}, "--health-addr"},
 		{"health port out of range", map[string]string{"TINIT_HEALTH_ADDR": ":70000"}, []string{"a"}, "TINIT_HEALTH_ADDR"},
@@ -202,9 +205,26 @@ func TestPrecedence(t *testing.T) {
 		{"stop signals are a comma list", map[string]string{"TINIT_STOP_SIGNALS": "TERM, USR2"}, []string{"a"}, func(s *settings) bool {
 			return len(s.stop) == 2 && s.stop[unix.SIGTERM] && s.stop[unix.SIGUSR2]
 		}},
-		{"health defaults: heartbeat 1s, no endpoint, no drain", nil, []string{"a"}, func(s *settings) bool {
-			return s.heartbeat == time.Second && s.health.src == "" && s.drain == 0 && s.checks.Interval == 2*time.Second
+		{"health defaults: no endpoint, so no heartbeat, no drain", nil, []string{"a"}, func(s *settings) bool {
+			return s.heartbeat == 0 && s.health.src == "" && s.drain == 0 && s.checks.Interval == 2*time.Second
 		}},
+		{"the heartbeat is 1s with a health endpoint", nil, []string{"--health-addr", ":8081", "a"}, func(s *settings) bool {
+			return s.heartbeat == time.Second
+		}},
+		{"the heartbeat is 1s with TINIT_HEALTH_ADDR", map[string]string{"TINIT_HEALTH_ADDR": ":8081"}, []string{"a"}, func(s *settings) bool {
+			return s.heartbeat == time.Second
+		}},
+		{"an explicit heartbeat wins without an endpoint", nil, []string{"--heartbeat", "2s", "a"}, func(s *settings) bool {
+			return s.heartbeat == 2*time.Second
+		}},
+		{"an explicit heartbeat 0 wins with an endpoint", nil, []string{"--heartbeat", "0", "--health-addr", ":8081", "a"}, func(s *settings) bool {
+			return s.heartbeat == 0
+		}},
+		{"relative --check-file and --termination-log are taken from the starting directory", nil,
+			[]string{"--health-addr", ":8081", "--check-file", "ready", "--termination-log", "log/term", "a"}, func(s *settings) bool {
+				wd, _ := os.Getwd()
+				return s.checks.File[0] == filepath.Join(wd, "ready") && s.termLog == filepath.Join(wd, "log/term")
+			}},
 		{"health settings from variables", map[string]string{
 			"TINIT_HEALTH_ADDR": ":8081", "TINIT_CHECK_TCP": "127.0.0.1:80,127.0.0.1:81", "TINIT_CHECK_FILE": "/tmp/ok",
 			"TINIT_CHECK_INTERVAL": "500ms", "TINIT_CHECK_FAIL_AFTER": "30s", "TINIT_DRAIN": "5s", "TINIT_HEARTBEAT": "0",

@@ -43,7 +43,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tinit/tinit/healthz"
-	supervise "github.com/tinit/tinit/init"
+	"github.com/tinit/tinit/init/supervise"
 	"github.com/tinit/tinit/reaper"
 	"github.com/tinit/tinit/signals"
 )
@@ -109,7 +109,7 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 	defer logOut.Close()
 	log := newLogger(st, logOut)
 	if sigs.Err != nil {
-		log.Warnf("%v: the child may inherit an ignored signal 32 or 33", sigs.Err)
+		log.Warnf("%v: the child may inherit an ignored signal 32 or 34", sigs.Err)
 	}
 	if st.pdeathsig != 0 {
 		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(st.pdeathsig), 0, 0, 0); err != nil {
@@ -161,9 +161,11 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 	if os.Getenv("GOGC") == "" {
 		time.AfterFunc(gcDelay, func() { debug.SetGCPercent(gcPercent) })
 	}
+	dir := leaveWorkingDir(log)
 	res := supervise.Run(supervise.Config{
 		Argv:        st.argv,
 		Env:         os.Environ(),
+		Dir:         dir,
 		Group:       st.group,
 		Rewrite:     st.rewrite,
 		ExitMap:     st.exitMap,
@@ -175,7 +177,7 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 		Heartbeat:   st.heartbeat,
 		Status:      status,
 		Log:         log,
-	}, supervise.Signals{Child: sigs.Child, Alarm: sigs.Alarm, Other: sigs.Other})
+	}, supervise.Signals{Child: sigs.Child, Alarm: sigs.Alarm, Other: sigs.Other, Heartbeat: sigs.Heartbeat})
 	// Guarded: logrus builds the entry before it checks the level.
 	if log.IsLevelEnabled(logrus.InfoLevel) {
 		log.WithFields(logrus.Fields{"code": res.Code, "restarts": res.Restarts}).Infof("exiting: %s", res.Reason)
@@ -186,6 +188,23 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 		}
 	}
 	return res.Code
+}
+
+// leaveWorkingDir moves tinit to "/", so that it does not pin the mount
+// it was started in for the life of the container, and returns the
+// directory every child starts in. A directory that cannot be read is
+// kept as it is: "" starts the children in tinit's own.
+func leaveWorkingDir(log *logrus.Logger) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		log.Warnf("read the working directory: %v; staying in it", err)
+		return ""
+	}
+	if err := os.Chdir("/"); err != nil {
+		log.Warnf("chdir /: %v; staying in %s", err, dir)
+		return ""
+	}
+	return dir
 }
 
 // writeTerminationLog writes one line saying why tinit exits. Kubernetes

@@ -1,4 +1,4 @@
-package supervise
+package proc
 
 import (
 	"errors"
@@ -16,6 +16,12 @@ import (
 // on glibc and musl.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+// Exit codes for a PROGRAM that never ran, as POSIX shells use them.
+const (
+	CodeNotFound      = 127
+	CodeNotExecutable = 126
+)
+
 // StartError is a PROGRAM that could not be started. Code is 127 or 126.
 type StartError struct {
 	Program string
@@ -29,18 +35,34 @@ func (e *StartError) Error() string {
 
 func (e *StartError) Unwrap() error { return e.Err }
 
-// child is a started main child.
-type child struct {
-	pid        int
-	foreground bool
-	// ttyErr is why the child's group could not take the terminal, when
-	// it was tried and failed.
-	ttyErr error
+// Spec says what to start.
+type Spec struct {
+	// Argv is PROGRAM and its arguments; PROGRAM is looked up in Env's
+	// PATH, and a relative one (or a relative PATH entry) in Dir.
+	Argv []string
+	// Env is the child's environment.
+	Env []string
+	// Dir is the child's working directory; "" keeps tinit's.
+	Dir string
+	// PrevGroup is the process group of the previous main child (0 for
+	// the first): when it still holds the terminal's foreground, the new
+	// child takes it over, as the first child took it from tinit.
+	PrevGroup int
 }
 
-// startChild starts argv as the only direct child of tinit, in a new
-// process group that becomes the terminal's foreground group when stdin is
-// tinit's controlling terminal.
+// Child is a started main child. It leads its own process group: its
+// group id is its pid.
+type Child struct {
+	Pid        int
+	Foreground bool
+	// TTYErr is why the child's group could not take the terminal, when
+	// it was tried and failed.
+	TTYErr error
+}
+
+// Start starts spec.Argv as a direct child of tinit, in a new process
+// group that becomes the terminal's foreground group when stdin is tinit's
+// controlling terminal and tinit's group or spec.PrevGroup holds it.
 //
 // It uses syscall.ForkExec: os.StartProcess would open a pidfd and hand back
 // an *os.Process whose Wait races the reaper. The child gets fds 0-2, plus
@@ -49,13 +71,14 @@ type child struct {
 // dispositions: the runtime resets every handled signal to the default in
 // the child, and a SIGHUP or SIGINT that tinit inherited ignored was never
 // handled, so it stays ignored.
-func startChild(argv, env []string) (child, error) {
-	path, err := lookPath(argv[0], env)
+func Start(spec Spec) (Child, error) {
+	argv, env := spec.Argv, spec.Env
+	path, err := lookPath(argv[0], env, spec.Dir)
 	if err != nil {
-		return child{}, err
+		return Child{}, err
 	}
 	sys := &syscall.SysProcAttr{Setpgid: true}
-	fg := ownsTerminal()
+	fg := holdsTerminal(spec.PrevGroup)
 	var ttyErr error
 	if fg {
 		// The runtime's child calls TIOCSPGRP with every signal blocked,
@@ -63,7 +86,7 @@ func startChild(argv, env []string) (child, error) {
 		sys.Foreground = true
 		sys.Ctty = 0
 	}
-	attr := &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}, Sys: sys}
+	attr := &syscall.ProcAttr{Dir: spec.Dir, Env: env, Files: []uintptr{0, 1, 2}, Sys: sys}
 	pid, err := syscall.ForkExec(path, argv, attr)
 	if err != nil && fg && isTTYError(err) {
 		// The terminal went away or refused between the check and the
@@ -85,24 +108,28 @@ func startChild(argv, env []string) (child, error) {
 			// The file is there, so this is its interpreter or loader.
 			code = CodeNotFound
 		}
-		return child{}, &StartError{Program: argv[0], Code: code, Err: err}
+		return Child{}, &StartError{Program: argv[0], Code: code, Err: err}
 	}
-	return child{pid: pid, foreground: fg, ttyErr: ttyErr}, nil
+	return Child{Pid: pid, Foreground: fg, TTYErr: ttyErr}, nil
 }
 
 // shell runs scripts that have no "#!" line.
 const shell = "/bin/sh"
 
-// ownsTerminal reports whether stdin is tinit's controlling terminal and
-// tinit is in its foreground group. tcgetpgrp fails with ENOTTY for a
-// terminal that is not ours (under setsid), and for anything that is not a
-// terminal at all. A tinit started as a background job must not take the
-// terminal from the shell's foreground job. In a new PID namespace whose
-// terminal belongs to the parent namespace, both groups read as 0 there;
-// then tinit is the container's init and the terminal is its own.
-func ownsTerminal() bool {
+// holdsTerminal reports whether stdin is tinit's controlling terminal and
+// its foreground group is tinit's own or prev, the previous main child's.
+// tcgetpgrp fails with ENOTTY for a terminal that is not ours (under
+// setsid), and for anything that is not a terminal at all. A tinit started
+// as a background job must not take the terminal from the shell's
+// foreground job. The previous child's group may be empty by now: the
+// terminal still names it, and no other process can have taken its number
+// while the terminal refers to it. In a new PID namespace whose terminal
+// belongs to the parent namespace, tinit's group and a group the parent
+// set both read as 0; then tinit is the container's init and the terminal
+// is its own.
+func holdsTerminal(prev int) bool {
 	fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
-	return err == nil && fg == unix.Getpgrp()
+	return err == nil && (fg == unix.Getpgrp() || (prev > 0 && fg == prev))
 }
 
 func isTTYError(err error) bool {
@@ -110,25 +137,28 @@ func isTTYError(err error) bool {
 		errors.Is(err, unix.EIO) || errors.Is(err, unix.EPERM)
 }
 
-// lookPath finds program the way a shell does: a name with a slash is used
-// as is, a bare name is searched in the environment's PATH. Not found is
-// 127; found but not executable (no x bit, a directory) is 126.
-func lookPath(program string, env []string) (string, error) {
+// lookPath finds program the way a shell started in dir does: a name with
+// a slash is used as is, a bare name is searched in the environment's
+// PATH; a relative result is taken from dir, since tinit's own working
+// directory is "/" by then. Not found is 127; found but not executable (no
+// x bit, a directory) is 126.
+func lookPath(program string, env []string, dir string) (string, error) {
 	if program == "" {
 		return "", &StartError{Program: program, Code: CodeNotFound, Err: errors.New("empty program name")}
 	}
 	if strings.Contains(program, "/") {
-		if err := executable(program); err != nil {
+		p := inDir(dir, program)
+		if err := executable(p); err != nil {
 			return "", startErr(program, err)
 		}
-		return program, nil
+		return p, nil
 	}
 	var denied error
-	for _, dir := range filepath.SplitList(pathOf(env)) {
-		if dir == "" {
-			dir = "."
+	for _, entry := range filepath.SplitList(pathOf(env)) {
+		if entry == "" {
+			entry = "."
 		}
-		p := filepath.Join(dir, program)
+		p := inDir(dir, filepath.Join(entry, program))
 		err := executable(p)
 		if err == nil {
 			return p, nil
@@ -167,6 +197,14 @@ func executable(path string) error {
 		return fs.ErrPermission
 	}
 	return nil
+}
+
+// inDir resolves a relative path against dir, the child's directory.
+func inDir(dir, path string) string {
+	if dir == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
 }
 
 func pathOf(env []string) string {

@@ -1,4 +1,4 @@
-package supervise
+package proc
 
 import (
 	"fmt"
@@ -7,14 +7,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// armHeartbeat starts setitimer(ITIMER_REAL): a SIGALRM every d, into the
+// ArmHeartbeat starts setitimer(ITIMER_REAL): a SIGALRM every d, into the
 // same loop that handles SIGCHLD and the forwarded signals. A tick that
 // arrives proves the loop is alive; a loop that stalls stops recording them,
 // and the health endpoint sees the last tick age.
 //
 // The timer lives in this process only: fork does not pass it on, and
 // tinit never execs itself once it is armed (an itimer would survive exec).
-func armHeartbeat(d time.Duration) error {
+func ArmHeartbeat(d time.Duration) error {
 	tv := unix.NsecToTimeval(d.Nanoseconds())
 	if _, err := unix.Setitimer(unix.ItimerReal, unix.Itimerval{Interval: tv, Value: tv}); err != nil {
 		return fmt.Errorf("setitimer(ITIMER_REAL, %v): %w", d, err)
@@ -22,7 +22,7 @@ func armHeartbeat(d time.Duration) error {
 	return nil
 }
 
-// disarmHeartbeat stops the timer.
-func disarmHeartbeat() {
+// DisarmHeartbeat stops the timer.
+func DisarmHeartbeat() {
 	unix.Setitimer(unix.ItimerReal, unix.Itimerval{})
 }

@@ -1,0 +1,118 @@
+package proc
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// SignalLeftovers sends sig to every process still alive below self
+// (tinit's pid), except the members of process group skip (0: none), and
+// returns how many it reached (-1 when it cannot tell, as PID 1).
+//
+// skip is a group that already had its stop signal: a second SIGTERM is
+// "quit now" to many programs.
+//
+// As PID 1 with nothing to skip, kill(-1) reaches every process in the PID
+// namespace except tinit itself, which is exactly "below tinit", and
+// misses nothing that forks meanwhile. Otherwise tinit walks /proc for its
+// descendants by parent chain; as a subreaper they all end up as its
+// children anyway, but they must be signalled while their parents still
+// live. As PID 1 the walk needs a /proc of tinit's own namespace: with
+// another one mounted its pids would name other processes, so kill(-1) it
+// is, skip or not.
+func SignalLeftovers(sig unix.Signal, self, skip int) (int, error) {
+	if self == 1 && (skip == 0 || !ownProc()) {
+		err := unix.Kill(-1, sig)
+		if errors.Is(err, unix.ESRCH) {
+			return 0, nil
+		}
+		return -1, err
+	}
+	procs, err := descendants(self)
+	n := 0
+	for _, p := range procs {
+		if skip != 0 && p.pgrp == skip {
+			continue
+		}
+		if unix.Kill(p.pid, sig) == nil {
+			n++
+		}
+	}
+	return n, err
+}
+
+// ownProc reports whether /proc belongs to tinit's PID namespace: there,
+// /proc/self names tinit's own pid.
+func ownProc() bool {
+	self, err := os.Readlink("/proc/self")
+	return err == nil && self == strconv.Itoa(os.Getpid())
+}
+
+// Descendants lists the pids whose parent chain leads to root, by reading
+// /proc. A process may exit or fork while the walk runs.
+func Descendants(root int) ([]int, error) {
+	procs, err := descendants(root)
+	pids := make([]int, len(procs))
+	for i, p := range procs {
+		pids[i] = p.pid
+	}
+	return pids, err
+}
+
+// process is one entry of /proc.
+type process struct{ pid, ppid, pgrp int }
+
+func descendants(root int) ([]process, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	children := map[int][]process{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if p, ok := readStat(pid); ok {
+			children[p.ppid] = append(children[p.ppid], p)
+		}
+	}
+	var out []process
+	queue := []int{root}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			out = append(out, c)
+			queue = append(queue, c.pid)
+		}
+	}
+	return out, nil
+}
+
+// readStat reads a process's parent and group from /proc/PID/stat. The
+// command name in parentheses may hold spaces and parentheses itself: the
+// fields start after the last ")".
+func readStat(pid int) (process, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return process{}, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return process{}, false
+	}
+	// state ppid pgrp ...
+	f := strings.Fields(s[i+1:])
+	if len(f) < 3 {
+		return process{}, false
+	}
+	ppid, err1 := strconv.Atoi(f[1])
+	pgrp, err2 := strconv.Atoi(f[2])
+	return process{pid: pid, ppid: ppid, pgrp: pgrp}, err1 == nil && err2 == nil
+}

@@ -1,0 +1,76 @@
+package supervise
+
+import (
+	"os"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/tinit/tinit/healthz"
+	"github.com/tinit/tinit/signals"
+)
+
+// KillWait bounds the wait after tinit's own SIGKILL: a process in D state,
+// or one tinit may not kill, must not keep it from exiting.
+const KillWait = 2 * time.Second
+
+// Config is what Run needs, already validated by the caller.
+type Config struct {
+	// Argv is PROGRAM and its arguments; PROGRAM is looked up in Env's PATH.
+	Argv []string
+	// Env is the child's environment.
+	Env []string
+	// Dir is every child's working directory: the one tinit was started
+	// in. tinit itself has moved to "/" so as not to pin that mount.
+	Dir string
+	// Group sends forwarded signals to the child's process group (the
+	// default, tini's -g); false sends them to the child alone.
+	Group bool
+	// Rewrite maps received signals to the ones forwarded.
+	Rewrite signals.Rewrite
+	// ExitMap rewrites the exit code tinit returns (-e, --remap-exit).
+	ExitMap ExitMap
+	// WarnOnReap logs each reaped orphan at warn level (tini's -w).
+	WarnOnReap bool
+	// Restart is the restart policy and its backoff and limits.
+	Restart Restart
+	// StopSignals are the received signals (before Rewrite) that mean
+	// "stop": the first one starts the SIGKILL deadline.
+	StopSignals map[unix.Signal]bool
+	// Grace is how long the tree gets between the first stop signal (or
+	// the main child's last exit, or a crash) and SIGKILL.
+	Grace time.Duration
+	// Drain is how long the first stop signal waits, with readiness off,
+	// before it is forwarded: time for a load balancer to stop sending
+	// traffic. The SIGKILL deadline is Drain plus Grace.
+	Drain time.Duration
+	// Heartbeat arms setitimer(ITIMER_REAL) at this period; 0 turns it off
+	// and SIGALRM is forwarded like any other signal.
+	Heartbeat time.Duration
+	// Status receives what the health endpoint shows; nil for none.
+	Status *healthz.State
+	Log    *logrus.Logger
+}
+
+// Signals are what signals.Register set up.
+type Signals struct {
+	Child <-chan os.Signal
+	Alarm <-chan os.Signal
+	Other *signals.Pending
+	// Heartbeat routes SIGALRM to Alarm (true) or Other (false); nil when
+	// the caller routes nothing.
+	Heartbeat func(on bool)
+}
+
+// Result is how tinit ends.
+type Result struct {
+	// Code is the exit code, after ExitMap.
+	Code int
+	// Reason says why, in one line, for logs and the termination log.
+	Reason string
+	// Restarts counts the restarts of the main child.
+	Restarts int
+	// Left lists the pids still alive when tinit stopped waiting for them.
+	Left []int
+}

@@ -1,0 +1,109 @@
+// Package supervise is tinit's event loop: it starts the main child and owns
+// everything about it until tinit exits.
+//
+// The loop (Run) is a select over SIGCHLD, the heartbeat's SIGALRM, the
+// other signals (in the order they came) and one timer; each event goes to
+// a state machine (machine) whose phase says what the event means. The
+// machine reaches processes only through Ops (package proc and package
+// reaper in production, fakes in tests) and reads time from a Clock, so
+// that every (phase, event) pair is a unit test that needs no process and
+// no sleep (machine_test.go).
+//
+// Invariants:
+//
+//   - One goroutine, the one running Run, owns the child's state: its pid,
+//     its phase, restart counts, the deadline, the exit code to return.
+//     Nothing else writes it.
+//   - Reaping goes through package reaper only, from this loop: on every
+//     SIGCHLD it sweeps with wait4(-1, WNOHANG) and picks the main child's
+//     status out of the sweep. Children are started with syscall.ForkExec
+//     (package proc), which leaves no pidfd and no Wait to race the sweep.
+//   - Every signal tinit handles was registered (package signals) before
+//     the child is started, so none can arrive unhandled in between.
+//   - Every signal received and forwarded reaches the child, or its group,
+//     in the order received; repeats of one signal may coalesce, as the
+//     kernel's do. A stop signal is forwarded like any other, also while
+//     stopping; only the deadline brings SIGKILL.
+//   - A signal that --rewrite maps to 0 is dropped before anything else
+//     looks at it: it stops nothing and starts no timer.
+//   - Each phase has at most one deadline, and the loop's one timer is set
+//     to it, so no timer can fire into the wrong phase.
+//   - A restart starts a clean generation: the crashed child's process
+//     group gets SIGTERM, SIGKILL after Grace, and the next child starts
+//     once that group is empty and the backoff is over. Processes that
+//     left the group (daemons) are not part of a generation; they are
+//     drained at the end.
+//   - No process gets the stop signal twice: the final SIGTERM to
+//     leftovers skips the group that had it. Everything gets SIGKILL at
+//     the deadline.
+//   - tinit is done when the reaper reports no child left: as PID 1 or
+//     subreaper every survivor of the tree is re-parented to it, so "no
+//     child" is "nothing left", and the case with nothing left costs no
+//     wait at all. After tinit's own SIGKILL it waits KillWait at most.
+//   - Run never exits the process; it returns a Result and main exits.
+//   - Other goroutines see the loop's state only through the healthz.State
+//     it publishes, once per event.
+//   - The heartbeat's setitimer is armed and disarmed here, not in healthz
+//     as the design sketch put it: the timer's life belongs to the loop
+//     that receives its SIGALRM, and healthz only reads the tick time the
+//     loop publishes.
+//
+// Phases and their one deadline:
+//
+//	running        the main child is alive                  none
+//	drain-window   a stop signal came with --drain: held    end of --drain
+//	stopping       the stop signal was forwarded             stop + drain + grace: SIGKILL
+//	killing        the main child's group had SIGKILL        KillWait: give up
+//	crashStopping  crashed, restart due: its group had TERM  Grace: SIGKILL the group
+//	crashKilling   the crashed group had SIGKILL             KillWait: start anyway
+//	backingOff     the crashed generation is gone            end of backoff: start
+//	finishing      the main child is gone for good           the SIGKILL deadline
+//	finishKilling  leftovers had SIGKILL                     KillWait: give up
+//
+// Transitions (machine_test.go's TestTransitions has a row for each). An
+// exit is the main child's where there is one, else the last process the
+// phase waits for; "stop" is a stop signal (TERM, INT, QUIT by default,
+// judged before --rewrite), "other" any other forwarded signal:
+//
+//	phase          exit                    stop                    other       deadline                tick
+//	running        restart: crashStopping  stopping, forward it    forward     -                       sweep
+//	               (group empty: backingOff)
+//	               else finishing
+//	drain-window   finishing               hold; a new one: send   hold        send held, stopping     sweep
+//	                                       held, stopping
+//	stopping       finishing               forward                 forward     SIGKILL group, killing  sweep
+//	killing        finishing (KILL left-   forward                 forward     give up: 137            sweep
+//	               overs, same KillWait)
+//	crashStopping  group empty: backingOff finishing, 128+N        drop        SIGKILL group,          group empty?
+//	               or start                                                    crashKilling
+//	crashKilling   group empty: start      finishing, 128+N        drop        start anyway            group empty?
+//	backingOff     -                       finishing, 128+N        drop        start: running          sweep
+//	finishing      none left: done         drop                    drop        SIGKILL, finishKilling  sweep
+//	finishKilling  none left: done         drop                    drop        give up                 SIGKILL again
+//
+// Entering finishing sends SIGTERM to the leftovers except the group that
+// had the stop signal, with the stop's deadline (or Grace from now); none
+// left is done at once. A PROGRAM that cannot start (127, 126) enters
+// finishing too, so processes tinit inherited are drained as on every
+// other exit path.
+//
+// Job control, in every phase: SIGTSTP, SIGTTIN and SIGTTOU stop the
+// child's group with SIGSTOP (the child alone gets the signal itself with
+// --single-child; a --rewrite of it is forwarded instead), then tinit stops
+// itself; a main child stopped by one of them (WUNTRACED) stops tinit too.
+// SIGCONT gives the terminal back to a child that had it, when tinit's
+// group holds it again ("fg"), then is forwarded. As PID 1, which the
+// kernel never stops, tinit only forwards.
+//
+// Exit codes (ExitCode, then Config.ExitMap):
+//
+//	child exited with N       N (the last child's, with restarts)
+//	child killed by signal S  128+S (137 after tinit's own SIGKILL)
+//	stop signal N while restarting (crashStopping, crashKilling,
+//	backingOff)               128+N
+//	PROGRAM not found         127
+//	PROGRAM not executable    126
+//
+// tinit's own usage and configuration errors (exit 2) are decided in main,
+// before Run is called.
+package supervise

@@ -1,0 +1,649 @@
+package supervise
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/tinit/tinit/healthz"
+	"github.com/tinit/tinit/init/proc"
+	"github.com/tinit/tinit/reaper"
+	"github.com/tinit/tinit/signals"
+)
+
+// phase is where tinit is in the main child's life. Each phase has at most
+// one deadline (machine.deadline); the package doc has the table of what
+// each event does in each phase.
+type phase int
+
+const (
+	// running: the main child is alive and no stop signal has come.
+	running phase = iota
+	// drainWindow: a stop signal came with --drain set. Readiness is off;
+	// the stop signal, and every signal after it, waits for the deadline.
+	drainWindow
+	// stopping: the stop signal was forwarded; the deadline sends SIGKILL.
+	stopping
+	// killing: the main child's group had SIGKILL; the deadline (KillWait)
+	// gives up on it.
+	killing
+	// crashStopping: the main child exited and will be restarted. Its group got
+	// SIGTERM; the deadline sends SIGKILL. Once the group is empty the
+	// next child waits for the backoff.
+	crashStopping
+	// crashKilling: the crashed group had SIGKILL; the deadline (KillWait)
+	// stops waiting for it.
+	crashKilling
+	// backingOff: the crashed generation is gone; the deadline starts the
+	// next child.
+	backingOff
+	// finishing: the main child is gone for good. Leftovers got SIGTERM;
+	// the deadline sends SIGKILL; tinit is done once no child is left.
+	finishing
+	// finishKilling: leftovers had SIGKILL; the deadline (KillWait) gives
+	// up on them.
+	finishKilling
+	// ended: Run returns.
+	ended
+)
+
+var phaseNames = [...]string{
+	running: "running", drainWindow: "drain-window", stopping: "stopping", killing: "killing",
+	crashStopping: "restarting", crashKilling: "restarting", backingOff: "backoff",
+	finishing: "finishing", finishKilling: "finishing", ended: "done",
+}
+
+func (p phase) String() string { return phaseNames[p] }
+
+// sweepBatch is how many exits one wait4 batch collects before the loop
+// accounts for them and goes on: 4 KiB of buffer.
+const sweepBatch = 256
+
+// machine is the supervisor's state. Only the goroutine running Run
+// touches it; every method is one event or a step of one.
+type machine struct {
+	cfg   Config
+	ops   Ops
+	clock Clock
+	log   *logrus.Logger
+	self  int // tinit's pid: as PID 1 it cannot be stopped
+
+	phase    phase
+	deadline time.Time // zero: none in this phase
+
+	child   proc.Child // Pid 0 when there is none
+	started time.Time  // when the current child started
+	// sent marks the signals tinit sent the current child: a death by one
+	// of them is not a crash.
+	sent [signals.RTMax + 1]bool
+	bo   *backoff
+	// restarts counts the children started after the first.
+	restarts int
+
+	// stopSig is the first stop signal received (before --rewrite), at
+	// stopAt; 0 before. killAt is its SIGKILL deadline, stopAt+Drain+Grace.
+	stopSig        unix.Signal
+	stopAt, killAt time.Time
+	// held are the signals received during the drain window, in order.
+	held []unix.Signal
+	// termed is a process group that already had its stop signal (or the
+	// crash's SIGTERM): the final SIGTERM to leftovers skips it.
+	termed int
+	// killBy ends the one KillWait after tinit's first SIGKILL to the main
+	// child or the leftovers; later SIGKILLs do not extend it.
+	killBy time.Time
+	// gen is the crashed child's process group; restartAt is when its
+	// backoff ends.
+	gen       int
+	restartAt time.Time
+
+	code   int    // the child's code, before ExitMap
+	reason string // why tinit ends
+	left   []int
+	buf    []reaper.Exit // one batch of a sweep, reused: a storm allocates nothing
+	sigs   []unix.Signal // reused for each batch of pending signals
+
+	// What the health endpoint shows.
+	lastCode  int
+	lastTick  time.Time
+	reaped    uint64
+	forwarded [signals.RTMax + 1]uint64
+}
+
+func newMachine(cfg Config, ops Ops, clock Clock, self int) *machine {
+	return &machine{
+		cfg: cfg, ops: ops, clock: clock, log: cfg.Log, self: self,
+		bo:       newBackoff(cfg.Restart),
+		lastCode: -1,
+		buf:      make([]reaper.Exit, 0, sweepBatch),
+	}
+}
+
+// to enters phase p with deadline d (zero for none).
+func (m *machine) to(p phase, d time.Time) {
+	m.phase, m.deadline = p, d
+}
+
+// start starts a main child. A PROGRAM that cannot be run ends tinit with
+// 127 or 126, whatever the policy: that is configuration, not a crash.
+// Processes tinit inherited are drained all the same.
+func (m *machine) start() (done bool) {
+	c, err := m.ops.Start(proc.Spec{Argv: m.cfg.Argv, Env: m.cfg.Env, Dir: m.cfg.Dir, PrevGroup: m.gen})
+	if err != nil {
+		m.code = proc.CodeNotExecutable
+		var se *proc.StartError
+		if errors.As(err, &se) {
+			m.code = se.Code
+		}
+		m.reason = err.Error()
+		m.log.Error(err)
+		left, _, _ := m.sweep()
+		return m.finish(left)
+	}
+	if m.gen != 0 || m.child.Pid != 0 {
+		m.restarts++
+	}
+	m.child, m.started = c, m.clock.Now()
+	m.sent = [signals.RTMax + 1]bool{}
+	m.to(running, time.Time{})
+	if c.TTYErr != nil {
+		m.log.Warnf("the child's group could not take the terminal: %v", c.TTYErr)
+	}
+	// Guarded: logrus builds the entry before it checks the level, and a
+	// restart loop must not make garbage for lines nobody sees.
+	if m.log.IsLevelEnabled(logrus.InfoLevel) {
+		m.log.WithFields(logrus.Fields{"pid": c.Pid, "foreground": c.Foreground}).
+			Infof("started %q", m.cfg.Argv[0])
+	}
+	return false
+}
+
+// sweep reaps every exited child and picks out the main child's status;
+// a stop of the main child is handled on the spot. It reaps in batches of
+// cap(m.buf), so that an orphan storm allocates nothing. left is false when
+// tinit has no child at all.
+func (m *machine) sweep() (left bool, status unix.WaitStatus, exited bool) {
+	for {
+		var err error
+		m.buf, left, err = m.ops.Reap(m.buf[:0])
+		if err != nil {
+			// Only a bug in the wait options gets here; the next SIGCHLD
+			// tries again.
+			m.log.Error(err)
+		}
+		for _, e := range m.buf {
+			isMain := m.child.Pid != 0 && e.Pid == m.child.Pid
+			switch {
+			case e.Status.Stopped():
+				if isMain {
+					m.mainStopped(e.Status.StopSignal())
+				}
+			case isMain:
+				status, exited = e.Status, true
+			default:
+				m.reaped++
+				switch {
+				case m.cfg.WarnOnReap:
+					m.log.WithFields(logrus.Fields{"pid": e.Pid, "code": ExitCode(e.Status)}).Warn("reaped orphan")
+				case m.log.IsLevelEnabled(logrus.DebugLevel):
+					m.log.WithFields(logrus.Fields{"pid": e.Pid, "code": ExitCode(e.Status)}).Debug("reaped orphan")
+				}
+			}
+		}
+		if err != nil || len(m.buf) < cap(m.buf) {
+			return left, status, exited
+		}
+	}
+}
+
+// onChild is a SIGCHLD: reap, then see what the phase makes of it.
+func (m *machine) onChild() (done bool) {
+	left, ws, exited := m.sweep()
+	if exited {
+		return m.mainExited(ws, left)
+	}
+	switch m.phase {
+	case crashStopping, crashKilling:
+		if !m.groupAlive(m.gen) {
+			return m.generationGone()
+		}
+	case finishing, finishKilling:
+		if !left {
+			m.to(ended, time.Time{})
+			return true
+		}
+		if m.phase == finishKilling {
+			// A walk of /proc misses what forks while it runs: after
+			// tinit's SIGKILL, every wake-up sends it again.
+			m.ops.SignalLeftovers(unix.SIGKILL, 0)
+		}
+	}
+	return false
+}
+
+// mainExited decides what follows the main child's exit: a restart, once
+// its generation is gone and the backoff is over, or the end.
+func (m *machine) mainExited(ws unix.WaitStatus, left bool) (done bool) {
+	now := m.clock.Now()
+	ran := now.Sub(m.started)
+	pid := m.child.Pid
+	m.child = proc.Child{}
+	m.code = ExitCode(ws)
+	m.lastCode = m.code
+	status := describe(ws)
+	if m.log.IsLevelEnabled(logrus.InfoLevel) {
+		m.log.WithFields(logrus.Fields{"pid": pid, "code": m.code}).Infof("main child %s after %v", status, ran.Round(time.Millisecond))
+	}
+
+	switch {
+	case m.stopSig != 0:
+		m.reason = fmt.Sprintf("main child %s after %s", status, signals.Name(m.stopSig))
+		m.held = nil // nobody to hear them now
+		return m.finish(left)
+	case !m.cfg.Restart.wantsRestart(ws, func(s unix.Signal) bool { return m.sent[s] }):
+		m.reason = "main child " + status
+		return m.finish(left)
+	case m.bo.limitReached(now):
+		m.reason = fmt.Sprintf("main child %s; --max-restarts %d reached", status, m.cfg.Restart.MaxRestarts)
+		window := "since start"
+		if m.cfg.Restart.Window > 0 {
+			window = "within " + m.cfg.Restart.Window.String()
+		}
+		m.log.WithFields(logrus.Fields{"code": m.code, "restarts": m.restarts}).
+			Errorf("main child %s: not restarting, --max-restarts %d reached %s", status, m.cfg.Restart.MaxRestarts, window)
+		return m.finish(left)
+	}
+	d := m.bo.schedule(now, ran)
+	m.restartAt = now.Add(d)
+	m.gen = pid // the child led its own group
+	m.log.WithFields(logrus.Fields{"code": m.code, "restart": m.restarts + 1, "delay": d.String(), "goroutines": runtime.NumGoroutine()}).
+		Warnf("main child %s: restarting (--restart %s)", status, m.cfg.Restart.Policy)
+	// A clean generation: what the crashed child left in its group (a
+	// pre-fork server's workers holding its port) goes before the next
+	// child starts. An empty group costs one kill(2).
+	if err := m.ops.Kill(-m.gen, unix.SIGTERM); err != nil {
+		if !errors.Is(err, proc.ErrNoProcess) {
+			m.log.Warn(err)
+		}
+		return m.generationGone()
+	}
+	m.termed = m.gen
+	m.log.WithField("group", m.gen).Infof("SIGTERM to the crashed child's group; restarting once it is empty, SIGKILL in %v", m.cfg.Grace)
+	m.to(crashStopping, now.Add(m.cfg.Grace))
+	return false
+}
+
+// generationGone starts the next child, or waits for the backoff.
+func (m *machine) generationGone() (done bool) {
+	if m.clock.Now().Before(m.restartAt) {
+		m.to(backingOff, m.restartAt)
+		return false
+	}
+	return m.start()
+}
+
+// groupAlive reports whether any process is left in group pgid.
+func (m *machine) groupAlive(pgid int) bool {
+	err := m.ops.Kill(-pgid, 0)
+	return err == nil || !errors.Is(err, proc.ErrNoProcess)
+}
+
+// mainStopped follows the terminal's job control: when the main child was
+// stopped from the terminal (Ctrl-Z, or a read or write from the
+// background), tinit stops too, so that the shell that started it gets its
+// prompt back. A stop by SIGSTOP is someone else's business.
+func (m *machine) mainStopped(sig unix.Signal) {
+	if !signals.JobControl(sig) {
+		return
+	}
+	m.log.Infof("main child stopped by %s", signals.Name(sig))
+	m.stopSelf()
+}
+
+// stopSelf stops tinit, except as PID 1, which the kernel never stops.
+func (m *machine) stopSelf() {
+	if m.self == 1 {
+		return
+	}
+	if err := m.ops.Kill(m.self, unix.SIGSTOP); err != nil {
+		m.log.Warn(err)
+	}
+}
+
+// finish enters finishing with what a sweep found left.
+func (m *machine) finish(left bool) (done bool) {
+	m.child = proc.Child{}
+	if !left {
+		m.to(ended, time.Time{})
+		return true
+	}
+	now := m.clock.Now()
+	if !m.killBy.IsZero() {
+		// tinit already sent SIGKILL: the leftovers get it too, within
+		// the same KillWait.
+		m.ops.SignalLeftovers(unix.SIGKILL, 0)
+		m.to(finishKilling, m.killBy)
+		return false
+	}
+	// After a stop signal the leftovers share its deadline rather than
+	// getting a grace period of their own.
+	deadline := now.Add(m.cfg.Grace)
+	if m.stopSig != 0 && m.killAt.Before(deadline) {
+		deadline = m.killAt
+	}
+	if !now.Before(deadline) {
+		return m.killLeftovers()
+	}
+	n, err := m.ops.SignalLeftovers(unix.SIGTERM, m.termed)
+	if err != nil {
+		m.log.Warnf("send SIGTERM to leftover processes: %v", err)
+	}
+	leftoverLog(m.log, n).Infof("SIGTERM to leftover processes; SIGKILL in %v", deadline.Sub(now).Round(time.Millisecond))
+	m.to(finishing, deadline)
+	return false
+}
+
+func (m *machine) killLeftovers() (done bool) {
+	n, err := m.ops.SignalLeftovers(unix.SIGKILL, 0)
+	if err != nil {
+		m.log.Warnf("send SIGKILL to leftover processes: %v", err)
+	}
+	if n != 0 {
+		leftoverLog(m.log, n).Warn("SIGKILL to leftover processes after the grace period")
+	}
+	m.markKilled()
+	m.to(finishKilling, m.killBy)
+	return false
+}
+
+// markKilled starts the one KillWait that follows tinit's first SIGKILL.
+func (m *machine) markKilled() {
+	if m.killBy.IsZero() {
+		m.killBy = m.clock.Now().Add(KillWait)
+	}
+}
+
+// leftoverLog adds the number of processes signalled, when it is known
+// (kill(-1) as PID 1 does not say).
+func leftoverLog(log logrus.FieldLogger, n int) logrus.FieldLogger {
+	if n < 0 {
+		return log
+	}
+	return log.WithField("processes", n)
+}
+
+// onTimer is the phase's deadline.
+func (m *machine) onTimer() (done bool) {
+	switch m.phase {
+	case drainWindow:
+		// --drain is over: now the child hears about it, and about every
+		// signal that came meanwhile, in order.
+		m.releaseHeld()
+	case stopping:
+		m.log.Warnf("grace period of %v after %s is over: SIGKILL to the main child's group", m.cfg.Grace, signals.Name(m.stopSig))
+		m.killMain()
+		m.to(killing, m.killBy)
+	case killing, finishKilling:
+		return m.giveUp()
+	case crashStopping:
+		m.log.WithField("group", m.gen).Warnf("the crashed child's group is still there %v after SIGTERM: SIGKILL", m.cfg.Grace)
+		if err := m.ops.Kill(-m.gen, unix.SIGKILL); err != nil && errors.Is(err, proc.ErrNoProcess) {
+			return m.generationGone()
+		}
+		m.to(crashKilling, m.clock.Now().Add(KillWait))
+	case crashKilling:
+		m.log.WithField("group", m.gen).Warnf("the crashed child's group is still there %v after SIGKILL: starting the next child anyway", KillWait)
+		return m.generationGone()
+	case backingOff:
+		return m.start()
+	case finishing:
+		return m.killLeftovers()
+	}
+	return m.phase == ended
+}
+
+// releaseHeld ends the drain window: the held signals go out in order.
+func (m *machine) releaseHeld() {
+	m.to(stopping, m.killAt)
+	held := m.held
+	m.held = nil
+	for _, sig := range held {
+		m.forward(sig)
+	}
+}
+
+// killMain sends SIGKILL to the main child's whole group, --single-child
+// or not (escalation must not leave its helpers behind), and to the child
+// itself, which may have moved to a group of its own.
+func (m *machine) killMain() {
+	for _, target := range []int{-m.child.Pid, m.child.Pid} {
+		if err := m.ops.Kill(target, unix.SIGKILL); err != nil && !errors.Is(err, proc.ErrNoProcess) {
+			m.log.Warn(err)
+		}
+	}
+	m.markKilled()
+}
+
+// giveUp ends tinit although processes it killed are still there.
+func (m *machine) giveUp() (done bool) {
+	m.left = m.ops.Leftovers()
+	if m.child.Pid != 0 {
+		// The main child never died: report it as killed by tinit.
+		m.code = 128 + int(unix.SIGKILL)
+		m.reason = fmt.Sprintf("main child did not exit %v after SIGKILL", KillWait)
+		m.child = proc.Child{}
+	}
+	m.log.WithField("pids", m.left).Warnf("exiting with processes left %v after SIGKILL", KillWait)
+	m.to(ended, time.Time{})
+	return true
+}
+
+// onSignal is a signal tinit received, other than SIGCHLD and the
+// heartbeat's SIGALRM.
+func (m *machine) onSignal(sig unix.Signal) (done bool) {
+	if signals.Classify(sig) != signals.Forward {
+		m.log.Debugf("dropped %s: never forwarded", signals.Name(sig))
+		return false
+	}
+	// A signal rewritten to 0 is gone before anything looks at it: it
+	// stops nothing and starts no timer.
+	if m.cfg.Rewrite.Apply(sig) == 0 {
+		m.log.Debugf("dropped %s: rewritten to 0", signals.Name(sig))
+		return false
+	}
+	switch {
+	case signals.JobControl(sig):
+		m.jobStop(sig)
+		return false
+	case sig == unix.SIGCONT:
+		m.cont()
+		return false
+	}
+	if m.phase == drainWindow {
+		// Held, in order, until the window ends. A second stop signal
+		// ends it now: someone is in a hurry.
+		if !contains(m.held, sig) {
+			m.held = append(m.held, sig)
+		}
+		if m.cfg.StopSignals[sig] && sig != m.stopSig {
+			m.log.Infof("%s during --drain: forwarding what was held now", signals.Name(sig))
+			m.releaseHeld()
+		}
+		return false
+	}
+	stop := m.cfg.StopSignals[sig]
+	switch m.phase {
+	case running:
+		if !stop {
+			m.forward(sig)
+			return false
+		}
+		now := m.clock.Now()
+		m.stopSig, m.stopAt, m.killAt = sig, now, now.Add(m.cfg.Drain+m.cfg.Grace)
+		if m.cfg.Drain > 0 {
+			// Readiness turns 503 now (publish sees the phase); the
+			// signal follows once load balancers have had time to notice.
+			m.log.Infof("%s: not ready, forwarding it in %v (--drain)", signals.Name(sig), m.cfg.Drain)
+			m.held = append(m.held[:0], sig)
+			m.to(drainWindow, now.Add(m.cfg.Drain))
+			return false
+		}
+		m.to(stopping, m.killAt)
+		m.forward(sig)
+	case stopping, killing:
+		// Forwarded like any other: the child may give a second stop
+		// signal a meaning of its own. Only the deadline kills.
+		m.forward(sig)
+	case crashStopping, crashKilling, backingOff:
+		if !stop {
+			m.log.Debugf("%s while restarting: no child to forward it to", signals.Name(sig))
+			return false
+		}
+		now := m.clock.Now()
+		m.stopSig, m.stopAt, m.killAt = sig, now, now.Add(m.cfg.Grace)
+		if m.phase == crashStopping && m.deadline.Before(m.killAt) {
+			m.killAt = m.deadline // the crashed group's SIGKILL stays when it was due
+		}
+		m.code = 128 + int(sig)
+		m.reason = fmt.Sprintf("%s while restarting the main child", signals.Name(sig))
+		m.log.Infof("%s while restarting: no new child; exiting", signals.Name(sig))
+		left, _, _ := m.sweep()
+		return m.finish(left)
+	case finishing, finishKilling:
+		m.log.Debugf("%s: the main child is gone, nothing to forward it to", signals.Name(sig))
+	}
+	return false
+}
+
+func contains(list []unix.Signal, sig unix.Signal) bool {
+	for _, s := range list {
+		if s == sig {
+			return true
+		}
+	}
+	return false
+}
+
+// jobStop is SIGTSTP, SIGTTIN or SIGTTOU, as dumb-init handles them: the
+// child's group is stopped with SIGSTOP (the child alone gets the signal
+// itself with --single-child; a --rewrite of it is forwarded instead),
+// then tinit stops itself, so that the shell that runs it sees the job
+// stop. As PID 1, which the kernel never stops, only the child stops.
+func (m *machine) jobStop(sig unix.Signal) {
+	if m.child.Pid != 0 {
+		switch to := m.cfg.Rewrite.Apply(sig); {
+		case to != sig:
+			m.forward(sig)
+		case !m.cfg.Group:
+			m.forward(sig)
+		default:
+			m.send(sig, unix.SIGSTOP)
+		}
+	}
+	m.stopSelf()
+}
+
+// cont is SIGCONT: tinit runs again. A child that had the terminal gets it
+// back (when the shell gave it to tinit, as "fg" does), then SIGCONT.
+func (m *machine) cont() {
+	if m.child.Pid == 0 {
+		return
+	}
+	if m.child.Foreground {
+		if _, err := m.ops.Foreground(m.child.Pid); err != nil {
+			m.log.Warn(err)
+		}
+	}
+	m.forward(unix.SIGCONT)
+}
+
+// forward sends sig to the main child (or its group), after --rewrite.
+func (m *machine) forward(sig unix.Signal) {
+	to := m.cfg.Rewrite.Apply(sig)
+	if to == 0 || m.child.Pid == 0 {
+		return
+	}
+	m.send(sig, to)
+	if m.cfg.StopSignals[sig] && m.cfg.Group {
+		m.termed = m.child.Pid
+	}
+}
+
+// send delivers to, standing for the received sig, to the main child's
+// group, or to the child alone without --process-group. A child that left
+// its group (setpgid, setsid) gets it at its pid as well: its group may be
+// empty, or hold only its helpers.
+func (m *machine) send(sig, to unix.Signal) {
+	pid := m.child.Pid
+	var err error
+	if m.cfg.Group {
+		err = m.ops.Kill(-pid, to)
+		if pg, perr := m.ops.Getpgid(pid); err != nil || (perr == nil && pg != pid) {
+			if perr := m.ops.Kill(pid, to); perr == nil || err == nil {
+				err = nil
+			} else {
+				err = perr
+			}
+		}
+	} else {
+		err = m.ops.Kill(pid, to)
+	}
+	switch {
+	case err == nil:
+		m.sent[to] = true
+		m.forwarded[to]++
+		if m.log.IsLevelEnabled(logrus.DebugLevel) {
+			m.log.Debugf("forwarded %s as %s", signals.Name(sig), signals.Name(to))
+		}
+	case errors.Is(err, proc.ErrNoProcess):
+		// The child exited and its SIGCHLD is on its way.
+		m.log.Debugf("forward %s: %v", signals.Name(sig), err)
+	default:
+		m.log.Warnf("forward %s: %v", signals.Name(sig), err)
+	}
+}
+
+// onTick records a heartbeat tick and sweeps for zombies as a safety net:
+// a SIGCHLD is never lost, but a group that empties without one (its last
+// member was not tinit's child) is noticed here.
+func (m *machine) onTick() (done bool) {
+	m.lastTick = m.clock.Now()
+	return m.onChild()
+}
+
+// publish hands the health endpoint a copy of the machine's state. It
+// runs once per event; the endpoint never touches the machine.
+func (m *machine) publish() {
+	if m.cfg.Status == nil {
+		return
+	}
+	ph := m.phase.String()
+	m.cfg.Status.Update(func(s *healthz.Status) {
+		s.Phase = ph
+		s.ChildUp = m.child.Pid != 0
+		s.ChildPid = m.child.Pid
+		s.Restarts = uint64(m.restarts)
+		s.LastExitCode = m.lastCode
+		s.ZombiesReaped = m.reaped
+		s.Forwarded = m.forwarded
+		s.LastTick = m.lastTick
+		s.Heartbeat = m.cfg.Heartbeat
+		s.Stopping = m.stopSig != 0 || m.phase >= finishing
+	})
+}
+
+func (m *machine) result() Result {
+	return Result{Code: m.cfg.ExitMap.Apply(m.code), Reason: m.reason, Restarts: m.restarts, Left: m.left}
+}
+
+// describe says how a child ended: "exited 3", "was killed by SIGTERM".
+func describe(ws unix.WaitStatus) string {
+	if ws.Signaled() {
+		return fmt.Sprintf("was killed by %s", signals.Name(ws.Signal()))
+	}
+	return fmt.Sprintf("exited %d", ws.ExitStatus())
+}

@@ -1,0 +1,514 @@
+package supervise
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tinit/tinit/init/proc"
+)
+
+// The phase setups bring a fresh harness (child pid 100, group 100) into
+// each phase, and leave the operations that took recorded for no one.
+var phaseSetups = []struct {
+	phase phase
+	opts  []func(*Config)
+	setup func(h *harness)
+}{
+	{running, nil, func(h *harness) {}},
+	{drainWindow, []func(*Config){withDrain}, func(h *harness) { h.m.onSignal(unix.SIGTERM) }},
+	{stopping, nil, func(h *harness) { h.m.onSignal(unix.SIGTERM) }},
+	{killing, nil, func(h *harness) { h.m.onSignal(unix.SIGTERM); h.advance() }},
+	{crashStopping, []func(*Config){restartOnFailure}, func(h *harness) {
+		h.ops.alive[150] = 100 // a worker left in the crashed child's group
+		h.ops.exit(100, 1)
+		h.m.onChild()
+	}},
+	{crashKilling, []func(*Config){restartOnFailure}, func(h *harness) {
+		h.ops.alive[150] = 100
+		h.ops.exit(100, 1)
+		h.m.onChild()
+		h.advance()
+	}},
+	{backingOff, []func(*Config){restartOnFailure}, func(h *harness) { h.ops.exit(100, 1); h.m.onChild() }},
+	{finishing, nil, func(h *harness) { h.ops.others = true; h.ops.exit(100, 0); h.m.onChild() }},
+	{finishKilling, nil, func(h *harness) { h.ops.others = true; h.ops.exit(100, 0); h.m.onChild(); h.advance() }},
+}
+
+// events are what the loop hands the machine. "exit" is the main child's
+// exit where there is one, else the exit of the last process tinit waits
+// for in that phase.
+var events = map[string]func(h *harness) bool{
+	"exit": func(h *harness) bool {
+		switch h.m.phase {
+		case crashStopping, crashKilling:
+			delete(h.ops.alive, 150)
+			h.ops.exit(150, 0)
+		case finishing, finishKilling, backingOff:
+			h.ops.others = false
+			h.ops.exit(777, 0)
+		default:
+			h.ops.exit(100, 0)
+		}
+		return h.m.onChild()
+	},
+	"stop":  func(h *harness) bool { return h.m.onSignal(unix.SIGQUIT) },
+	"other": func(h *harness) bool { return h.m.onSignal(unix.SIGHUP) },
+	"timer": func(h *harness) bool {
+		if h.m.deadline.IsZero() {
+			return h.m.onTimer() // a stray wake-up
+		}
+		return h.advance()
+	},
+	"tick": func(h *harness) bool { return h.m.onTick() },
+}
+
+// TestTransitions drives every (phase, event) pair of the package doc's
+// table and checks the next phase, what was done, and the exit code.
+func TestTransitions(t *testing.T) {
+	tests := []struct {
+		from  phase
+		event string
+		to    phase
+		calls string
+		code  int // checked when to is ended
+	}{
+		{running, "exit", ended, "", 0},
+		{running, "stop", stopping, "kill -100 QUIT", 0},
+		{running, "other", running, "kill -100 HUP", 0},
+		{running, "timer", running, "", 0},
+		{running, "tick", running, "", 0},
+
+		{drainWindow, "exit", ended, "", 0},
+		{drainWindow, "stop", stopping, "kill -100 TERM; kill -100 QUIT", 0},
+		{drainWindow, "other", drainWindow, "", 0},
+		{drainWindow, "timer", stopping, "kill -100 TERM", 0},
+		{drainWindow, "tick", drainWindow, "", 0},
+
+		{stopping, "exit", ended, "", 0},
+		{stopping, "stop", stopping, "kill -100 QUIT", 0},
+		{stopping, "other", stopping, "kill -100 HUP", 0},
+		{stopping, "timer", killing, "kill -100 KILL; kill 100 KILL", 0},
+		{stopping, "tick", stopping, "", 0},
+
+		{killing, "exit", ended, "", 0},
+		{killing, "stop", killing, "kill -100 QUIT", 0},
+		{killing, "other", killing, "kill -100 HUP", 0},
+		{killing, "timer", ended, "", 137},
+		{killing, "tick", killing, "", 0},
+
+		{crashStopping, "exit", backingOff, "", 0},
+		{crashStopping, "stop", finishing, "leftovers TERM skip=100", 131},
+		{crashStopping, "other", crashStopping, "", 0},
+		{crashStopping, "timer", crashKilling, "kill -100 KILL", 0},
+		{crashStopping, "tick", crashStopping, "", 0},
+
+		{crashKilling, "exit", running, "start prev=100 dir=/srv", 0},
+		{crashKilling, "stop", finishing, "leftovers TERM skip=100", 131},
+		{crashKilling, "other", crashKilling, "", 0},
+		{crashKilling, "timer", running, "start prev=100 dir=/srv", 0},
+		{crashKilling, "tick", crashKilling, "", 0},
+
+		{backingOff, "exit", backingOff, "", 0},
+		{backingOff, "stop", ended, "", 131},
+		{backingOff, "other", backingOff, "", 0},
+		{backingOff, "timer", running, "start prev=100 dir=/srv", 0},
+		{backingOff, "tick", backingOff, "", 0},
+
+		{finishing, "exit", ended, "", 0},
+		{finishing, "stop", finishing, "", 0},
+		{finishing, "other", finishing, "", 0},
+		{finishing, "timer", finishKilling, "leftovers KILL skip=0", 0},
+		{finishing, "tick", finishing, "", 0},
+
+		{finishKilling, "exit", ended, "", 0},
+		{finishKilling, "stop", finishKilling, "", 0},
+		{finishKilling, "other", finishKilling, "", 0},
+		{finishKilling, "timer", ended, "", 0},
+		{finishKilling, "tick", finishKilling, "leftovers KILL skip=0", 0},
+	}
+	seen := map[phase]map[string]bool{}
+	for _, tt := range tests {
+		t.Run(tt.from.String()+"/"+tt.event, func(t *testing.T) {
+			h := setupPhase(t, tt.from)
+			done := events[tt.event](h)
+			h.want(tt.to, tt.calls)
+			if done != (tt.to == ended) {
+				t.Errorf("done = %v in phase %v", done, h.m.phase)
+			}
+			if tt.to == ended {
+				if got := h.m.result().Code; got != tt.code {
+					t.Errorf("exit code %d, want %d", got, tt.code)
+				}
+			}
+		})
+		if seen[tt.from] == nil {
+			seen[tt.from] = map[string]bool{}
+		}
+		seen[tt.from][tt.event] = true
+	}
+	for _, ps := range phaseSetups {
+		for ev := range events {
+			if !seen[ps.phase][ev] {
+				t.Errorf("no row for phase %v, event %s", ps.phase, ev)
+			}
+		}
+	}
+}
+
+// setupPhase returns a harness in phase p, with its operations cleared.
+func setupPhase(t *testing.T, p phase) *harness {
+	t.Helper()
+	for _, ps := range phaseSetups {
+		if ps.phase == p {
+			h := newHarness(t, 50, ps.opts...)
+			ps.setup(h)
+			if h.m.phase != p {
+				t.Fatalf("setup for %v reached %v", p, h.m.phase)
+			}
+			h.ops.take()
+			return h
+		}
+	}
+	t.Fatalf("no setup for phase %v", p)
+	return nil
+}
+
+func TestSignalsReachTheChildInOrderAndOnlyTheDeadlineKills(t *testing.T) {
+	h := newHarness(t, 1)
+	h.m.onSignal(unix.SIGTERM)
+	h.clock.now = h.clock.now.Add(50 * time.Millisecond)
+	h.m.onSignal(unix.SIGQUIT)
+	h.m.onSignal(unix.SIGINT)
+	h.want(stopping, "kill -100 TERM; kill -100 QUIT; kill -100 INT")
+	if want := h.m.stopAt.Add(testGrace); !h.m.deadline.Equal(want) {
+		t.Errorf("deadline %v after the first stop, want the grace period (%v)", h.m.deadline.Sub(h.m.stopAt), testGrace)
+	}
+	h.ops.exit(100, 0)
+	if !h.m.onChild() || h.m.result().Code != 0 {
+		t.Fatalf("the child exited 0 after TERM and QUIT: done=%v code %d, want 0", h.m.phase == ended, h.m.result().Code)
+	}
+}
+
+func TestASignalRewrittenToZeroStopsNothing(t *testing.T) {
+	h := newHarness(t, 1, func(c *Config) { c.Rewrite = map[unix.Signal]unix.Signal{unix.SIGTERM: 0} })
+	h.m.onSignal(unix.SIGTERM)
+	h.want(running, "")
+	if !h.m.deadline.IsZero() || h.m.stopSig != 0 {
+		t.Fatalf("a TERM rewritten to 0 armed a deadline (%v) or counted as a stop (%v)", h.m.deadline, h.m.stopSig)
+	}
+	// Nor does it end tinit while restarting.
+	h = setupPhase(t, backingOff)
+	h.m.cfg.Rewrite = map[unix.Signal]unix.Signal{unix.SIGQUIT: 0}
+	h.m.onSignal(unix.SIGQUIT)
+	h.want(backingOff, "")
+}
+
+func TestTheDrainWindowHoldsSignalsInOrder(t *testing.T) {
+	h := newHarness(t, 1, withDrain)
+	h.m.onSignal(unix.SIGTERM)
+	h.m.onSignal(unix.SIGHUP)
+	h.m.onSignal(unix.SIGTERM) // a repeat while held coalesces
+	h.m.onSignal(unix.SIGUSR1)
+	h.want(drainWindow, "")
+	if want := h.m.stopAt.Add(testDrain); !h.m.deadline.Equal(want) {
+		t.Fatalf("drain deadline %v, want %v", h.m.deadline, want)
+	}
+	h.advance()
+	h.want(stopping, "kill -100 TERM; kill -100 HUP; kill -100 USR1")
+	if want := h.m.stopAt.Add(testDrain + testGrace); !h.m.deadline.Equal(want) {
+		t.Fatalf("SIGKILL deadline %v after the stop, want drain + grace", h.m.deadline.Sub(h.m.stopAt))
+	}
+}
+
+func TestACrashRestartsAfterItsGroupIsGone(t *testing.T) {
+	h := newHarness(t, 1, restartOnFailure)
+	h.ops.alive[150] = 100
+	h.ops.alive[160] = 100
+	h.ops.exit(100, -int(unix.SIGKILL)) // the master, killed
+	h.m.onChild()
+	h.want(crashStopping, "kill -100 TERM")
+	h.clock.now = h.clock.now.Add(time.Second) // past the 100ms backoff
+	delete(h.ops.alive, 150)
+	h.ops.exit(150, 0)
+	h.m.onChild()
+	h.want(crashStopping, "") // one worker is still there
+	delete(h.ops.alive, 160)
+	h.ops.exit(160, 0)
+	h.m.onChild()
+	h.want(running, "start prev=100 dir=/srv")
+	if h.m.restarts != 1 || h.m.child.Pid != 200 {
+		t.Fatalf("restarts %d, child %d; want 1 and the new pid 200", h.m.restarts, h.m.child.Pid)
+	}
+}
+
+func TestABackoffLongerThanTheGenerationsStopIsKept(t *testing.T) {
+	h := newHarness(t, 1, restartOnFailure, func(c *Config) { c.Restart.Backoff = 5 * time.Second; c.Restart.BackoffMax = 5 * time.Second })
+	h.ops.alive[150] = 100
+	h.ops.exit(100, 1)
+	h.m.onChild()
+	h.want(crashStopping, "kill -100 TERM")
+	h.clock.now = h.clock.now.Add(time.Second)
+	delete(h.ops.alive, 150)
+	h.ops.exit(150, 0)
+	h.m.onChild()
+	h.want(backingOff, "")
+	if want := h.m.restartAt; !h.m.deadline.Equal(want) {
+		t.Fatalf("next start at %v, want the backoff's end %v", h.m.deadline, want)
+	}
+}
+
+func TestACrashedGroupThatWillNotDieIsLeftBehind(t *testing.T) {
+	h := setupPhase(t, crashKilling)
+	h.advance()
+	h.want(running, "start prev=100 dir=/srv")
+}
+
+func TestTheCrashedGroupGoneBeforeItsSIGKILL(t *testing.T) {
+	h := setupPhase(t, crashStopping)
+	delete(h.ops.alive, 150) // exited without tinit's SIGCHLD: not its child
+	h.advance()
+	h.want(running, "kill -100 KILL; start prev=100 dir=/srv")
+}
+
+func TestForwardingToAChildThatLeftItsGroup(t *testing.T) {
+	h := newHarness(t, 1)
+	h.ops.alive[100] = 1 // setpgid(0, 1): tinit's own group
+	h.m.onSignal(unix.SIGTERM)
+	h.want(stopping, "kill -100 TERM; kill 100 TERM")
+	if h.m.forwarded[unix.SIGTERM] != 1 {
+		t.Fatalf("forwarded count %d, want 1", h.m.forwarded[unix.SIGTERM])
+	}
+	// A child that moved to a group of its own, leaving helpers in the
+	// old one: both hear it.
+	h = newHarness(t, 1)
+	h.ops.alive[150] = 100
+	h.ops.alive[100] = 100 + 1
+	h.m.onSignal(unix.SIGHUP)
+	h.want(running, "kill -100 HUP; kill 100 HUP")
+}
+
+func TestForwardingFailures(t *testing.T) {
+	h := newHarness(t, 1, singleChild)
+	h.ops.killErr[100] = errors.New("operation not permitted")
+	h.m.onSignal(unix.SIGHUP)
+	h.want(running, "kill 100 HUP")
+	if h.m.forwarded[unix.SIGHUP] != 0 {
+		t.Fatal("a failed kill counted as forwarded")
+	}
+	delete(h.ops.alive, 100) // exited, its SIGCHLD on the way
+	delete(h.ops.killErr, 100)
+	h.m.onSignal(unix.SIGUSR1)
+	h.want(running, "kill 100 USR1")
+}
+
+func TestNoProcessGetsTheStopSignalTwice(t *testing.T) {
+	t.Run("the group that had TERM is skipped by the final SIGTERM", func(t *testing.T) {
+		h := newHarness(t, 1)
+		h.ops.others = true
+		h.m.onSignal(unix.SIGTERM)
+		h.ops.exit(100, -int(unix.SIGTERM))
+		h.m.onChild()
+		h.want(finishing, "kill -100 TERM; leftovers TERM skip=100")
+		if want := h.m.stopAt.Add(testGrace); !h.m.deadline.Equal(want) {
+			t.Fatalf("leftovers' deadline %v after the stop, want the stop's own", h.m.deadline.Sub(h.m.stopAt))
+		}
+	})
+	t.Run("with --single-child only the child had it", func(t *testing.T) {
+		h := newHarness(t, 1, singleChild)
+		h.ops.others = true
+		h.m.onSignal(unix.SIGTERM)
+		h.ops.exit(100, -int(unix.SIGTERM))
+		h.m.onChild()
+		h.want(finishing, "kill 100 TERM; leftovers TERM skip=0")
+	})
+	t.Run("after the deadline the leftovers get SIGKILL at once", func(t *testing.T) {
+		h := newHarness(t, 1)
+		h.ops.others = true
+		h.m.onSignal(unix.SIGTERM)
+		h.clock.now = h.m.deadline.Add(-time.Millisecond)
+		h.ops.exit(100, 0)
+		h.clock.now = h.m.killAt
+		h.m.onChild()
+		h.want(finishKilling, "kill -100 TERM; leftovers KILL skip=0")
+	})
+	t.Run("after tinit's SIGKILL the leftovers share its KillWait", func(t *testing.T) {
+		h := setupPhase(t, killing)
+		h.ops.others = true
+		killBy := h.m.killBy
+		h.clock.now = h.clock.now.Add(time.Second)
+		h.ops.exit(100, -int(unix.SIGKILL))
+		h.m.onChild()
+		h.want(finishKilling, "leftovers KILL skip=0")
+		if !h.m.deadline.Equal(killBy) {
+			t.Fatalf("KillWait extended to %v, want %v", h.m.deadline, killBy)
+		}
+	})
+}
+
+func TestAProgramThatCannotStartStillDrains(t *testing.T) {
+	for _, code := range []int{proc.CodeNotFound, proc.CodeNotExecutable} {
+		h := &harness{t: t, ops: newFakeOps(), clock: &fakeClock{now: time.Unix(1, 0)}}
+		h.ops.others = true // a process tinit inherited
+		h.ops.startErr = &proc.StartError{Program: "app", Code: code, Err: errors.New("nope")}
+		cfg := newHarness(t, 1).m.cfg
+		h.m = newMachine(cfg, h.ops, h.clock, 1)
+		if h.m.start() {
+			t.Fatal("done with an inherited process left")
+		}
+		h.want(finishing, "start prev=0 dir=/srv; leftovers TERM skip=0")
+		h.ops.others = false
+		h.ops.exit(777, -int(unix.SIGTERM))
+		if !h.m.onChild() || h.m.result().Code != code {
+			t.Fatalf("exit %d once the inherited process is gone, want %d", h.m.result().Code, code)
+		}
+	}
+	h := &harness{t: t, ops: newFakeOps(), clock: &fakeClock{now: time.Unix(1, 0)}}
+	h.ops.startErr = errors.New("fork: resource temporarily unavailable")
+	h.m = newMachine(newHarness(t, 1).m.cfg, h.ops, h.clock, 1)
+	if !h.m.start() || h.m.result().Code != proc.CodeNotExecutable {
+		t.Fatalf("a start error without a code: exit %d, want 126", h.m.result().Code)
+	}
+}
+
+func TestARestartThatCannotStartEnds(t *testing.T) {
+	h := setupPhase(t, backingOff)
+	h.ops.startErr = &proc.StartError{Program: "app", Code: proc.CodeNotFound, Err: errors.New("gone")}
+	if !h.advance() || h.m.result().Code != proc.CodeNotFound {
+		t.Fatalf("exit %d, want 127", h.m.result().Code)
+	}
+}
+
+func TestJobControl(t *testing.T) {
+	tests := []struct {
+		name  string
+		self  int
+		opts  []func(*Config)
+		sig   unix.Signal
+		calls string
+	}{
+		{"TSTP stops the child's group, then tinit", 50, nil, unix.SIGTSTP, "kill -100 STOP; kill 50 STOP"},
+		{"TTIN does the same", 50, nil, unix.SIGTTIN, "kill -100 STOP; kill 50 STOP"},
+		{"TTOU does the same", 50, nil, unix.SIGTTOU, "kill -100 STOP; kill 50 STOP"},
+		{"as PID 1 only the child stops", 1, nil, unix.SIGTSTP, "kill -100 STOP"},
+		{"with --single-child the child gets the signal itself", 50, []func(*Config){singleChild}, unix.SIGTSTP, "kill 100 TSTP; kill 50 STOP"},
+		{"a rewrite of it is forwarded instead, and tinit stops", 50,
+			[]func(*Config){func(c *Config) { c.Rewrite = map[unix.Signal]unix.Signal{unix.SIGTSTP: unix.SIGUSR1} }},
+			unix.SIGTSTP, "kill -100 USR1; kill 50 STOP"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, tt.self, tt.opts...)
+			h.m.onSignal(tt.sig)
+			h.want(running, tt.calls)
+		})
+	}
+	t.Run("with no child tinit still stops", func(t *testing.T) {
+		h := setupPhase(t, backingOff)
+		h.m.onSignal(unix.SIGTSTP)
+		h.want(backingOff, "kill 50 STOP")
+	})
+	t.Run("a child stopped from the terminal stops tinit", func(t *testing.T) {
+		h := newHarness(t, 50)
+		h.ops.stop(100, unix.SIGTSTP)
+		h.m.onChild()
+		h.want(running, "kill 50 STOP")
+	})
+	t.Run("a child stopped by SIGSTOP does not", func(t *testing.T) {
+		h := newHarness(t, 50)
+		h.ops.stop(100, unix.SIGSTOP)
+		h.ops.stop(150, unix.SIGTSTP) // not the main child
+		h.m.onChild()
+		h.want(running, "")
+	})
+	t.Run("SIGCONT gives the terminal back, then is forwarded", func(t *testing.T) {
+		h := newHarness(t, 50)
+		h.ops.fgOwned = true
+		h.m.onSignal(unix.SIGCONT)
+		h.want(running, "foreground 100; kill -100 CONT")
+	})
+	t.Run("SIGCONT after bg leaves the terminal alone", func(t *testing.T) {
+		h := newHarness(t, 50)
+		h.m.onSignal(unix.SIGCONT)
+		h.want(running, "kill -100 CONT")
+	})
+	t.Run("SIGCONT with no child does nothing", func(t *testing.T) {
+		h := setupPhase(t, backingOff)
+		h.m.onSignal(unix.SIGCONT)
+		h.want(backingOff, "")
+	})
+}
+
+func TestEveryChildStartsInTheCallersDirectoryAfterThePrevious(t *testing.T) {
+	h := newHarness(t, 1, func(c *Config) { c.Restart.Policy = RestartAlways })
+	for i, want := range []string{"start prev=100 dir=/srv", "start prev=200 dir=/srv"} {
+		h.ops.exit(h.m.child.Pid, 0)
+		h.m.onChild()
+		h.want(backingOff, "kill -"+itoa(100*(i+1))+" TERM")
+		h.advance()
+		h.want(running, want)
+	}
+}
+
+func TestNeverForwardedSignalsAreDropped(t *testing.T) {
+	h := newHarness(t, 1)
+	for _, sig := range []unix.Signal{unix.SIGPIPE, unix.SIGCHLD, unix.SIGURG} {
+		h.m.onSignal(sig)
+	}
+	h.want(running, "")
+}
+
+func TestSIGINTIsNeverRestarted(t *testing.T) {
+	h := newHarness(t, 1, func(c *Config) { c.Restart.Policy = RestartAlways })
+	h.ops.exit(100, -int(unix.SIGINT))
+	if !h.m.onChild() || h.m.result().Code != 130 {
+		t.Fatalf("exit %d after the child died of SIGINT, want 130 and no restart", h.m.result().Code)
+	}
+}
+
+func TestMaxRestartsEnds(t *testing.T) {
+	h := newHarness(t, 1, restartOnFailure, func(c *Config) { c.Restart.MaxRestarts = 1; c.Restart.Window = time.Minute })
+	h.ops.exit(100, 3)
+	h.m.onChild()
+	h.advance()
+	h.ops.exit(200, 4)
+	if !h.m.onChild() || h.m.result().Code != 4 || h.m.result().Restarts != 1 {
+		t.Fatalf("after --max-restarts 1: done %v, exit %d, restarts %d; want done, 4, 1", h.m.phase == ended, h.m.result().Code, h.m.result().Restarts)
+	}
+}
+
+func TestAChildKilledByTinitsOwnSignalIsNotACrash(t *testing.T) {
+	h := newHarness(t, 1, restartOnFailure, func(c *Config) { c.StopSignals = map[unix.Signal]bool{} })
+	h.m.onSignal(unix.SIGTERM) // not a stop signal here: just forwarded
+	h.ops.exit(100, -int(unix.SIGTERM))
+	if !h.m.onChild() || h.m.result().Code != 143 {
+		t.Fatalf("exit %d, want 143 without a restart", h.m.result().Code)
+	}
+}
+
+func TestOrphansAreCountedAndTheBatchIsReused(t *testing.T) {
+	h := newHarness(t, 1, func(c *Config) { c.WarnOnReap = true })
+	for pid := 1000; pid < 1000+sweepBatch*2+10; pid++ {
+		h.ops.exit(pid, 0)
+	}
+	h.m.onChild()
+	if h.m.reaped != sweepBatch*2+10 {
+		t.Fatalf("reaped %d, want %d", h.m.reaped, sweepBatch*2+10)
+	}
+	if cap(h.m.buf) != sweepBatch {
+		t.Fatalf("the batch grew to %d", cap(h.m.buf))
+	}
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}
