@@ -44,7 +44,7 @@ var options = []option{
 	{long: "stop-signals", env: "TINIT_STOP_SIGNALS", value: "LIST", help: "received signals that mean stop (default TERM,INT,QUIT)"},
 	{long: "grace", env: "TINIT_GRACE", value: "DURATION", help: "time from the first stop signal to SIGKILL (default 8s)"},
 	{long: "termination-log", env: "TINIT_TERMINATION_LOG", value: "PATH", help: "write why tinit exited to PATH (e.g. /dev/termination-log)"},
-	{long: "heartbeat", env: "TINIT_HEARTBEAT", value: "DURATION", help: "setitimer heartbeat proving the event loop alive (default 1s; 0 off)"},
+	{long: "heartbeat", env: "TINIT_HEARTBEAT", value: "DURATION", help: "setitimer heartbeat proving the event loop alive (default 1s with --health-addr, else 0: off, SIGALRM forwarded)"},
 	{long: "health-addr", env: "TINIT_HEALTH_ADDR", value: "HOST:PORT", help: "serve /healthz, /readyz and /metrics here (default off)"},
 	{long: "check-tcp", env: "TINIT_CHECK_TCP", value: "HOST:PORT", repeat: true, help: "app check: a TCP connect succeeds"},
 	{long: "check-http", env: "TINIT_CHECK_HTTP", value: "URL", repeat: true, help: "app check: GET of an http:// URL answers 2xx or 3xx"},
