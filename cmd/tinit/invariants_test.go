@@ -1,64 +1,5 @@
 package main
 
-// TestInvariants makes CI hold tinit's design invariants. It reads the
-// product code, type-checks it and fails on any of these uses, naming the
-// file:line, what was used and the rule:
-//
-//   - wait: only package reaper (directory reaper/) may wait for a child:
-//     syscall.Wait4, unix.Wait4 and unix.Waitid, the SYS_WAIT4 and
-//     SYS_WAITID numbers, and any Syscall/RawSyscall (and their 6 and
-//     NoError forms) whose trap is SYS_WAIT4 or SYS_WAITID, or is not a
-//     constant at all (then nobody can tell what it calls).
-//   - exit: only func main of package main in cmd/tinit may end the
-//     process: os.Exit; also syscall.Exit and unix.Exit, which are the same
-//     exit without even the runtime's hooks, so a ban on os.Exit alone
-//     would be walked around by them; and what calls os.Exit itself:
-//     log.Fatal*, logrus's Fatal* and Exit, flag.Parse and
-//     flag.ExitOnError (a flag set that exits on a bad argument).
-//     runtime.Goexit is not banned: it ends one goroutine, not the process,
-//     and chooses no exit code.
-//   - process-wait: nothing at all (not even reaper) may call
-//     exec.Cmd's Wait, Run, Output or CombinedOutput or os.Process's Wait
-//     (whoever started the process, os.StartProcess, os.FindProcess or
-//     exec): reaper's wait4(-1) would take their child and they would fail
-//     with ECHILD, or they would take the main child's status from the
-//     supervise loop. Starting is allowed; waiting is not.
-//   - signal: only package signals (directory signals/) may change signal
-//     dispositions through os/signal: Notify, NotifyContext (a Notify),
-//     Ignore, Reset and Stop. signal.Ignored only asks, and is allowed.
-//
-// How: with types, not names. go/parser reads each product package and
-// go/types checks it, its imports coming from the compiler's export data
-// (one `go list -export -deps`, GOOS=linux CGO_ENABLED=0, the build that
-// ships; about 0.2 s with a warm build cache). Every identifier is then
-// resolved to the object it denotes, so import aliases (sig "os/signal"),
-// dot imports, method values (f := cmd.Wait), methods promoted from an
-// embedded *exec.Cmd and a shadowing local named Exit or Wait4 are all
-// told apart, and a Wait on a sync.WaitGroup is not taken for a process's.
-// A purely syntactic check cannot know the type of x in x.Wait(): it would
-// have to ban os/exec outright or flag every Wait. go/types with the
-// "source" importer would also do, but it type-checks all of net/http and
-// the rest from source on every run: about 4 s here, against well under
-// one second this way.
-//
-// What is product code: every non-_test.go file of module
-// github.com/tinit/tinit, found by walking from the module root, except
-// bench/ (a measuring tool: its own minimal init calls Wait4 and os.Exit
-// by design, and its driver runs the inits it compares with os/exec),
-// directories with a go.mod of their own (charts/tinit/test is another
-// module) and what the go command ignores too (testdata, names starting
-// with . or _). A product file that the linux build leaves out by its
-// build constraints cannot be type-checked here, so it fails the test
-// rather than go unchecked.
-//
-// What it cannot see: a call through an interface value
-// (interface{ Wait() error } holding an *exec.Cmd), reflection, cgo,
-// go:linkname, and what dependencies do inside themselves.
-//
-// TestInvariantsChecker feeds the checker small snippets, one that breaks
-// each rule in each way above and ones that must pass, so that the checker
-// itself is tested; it runs on every `go test`.
-
 import (
 	"bytes"
 	"encoding/json"
@@ -289,7 +230,7 @@ func describe(stack []ast.Node) string {
 			return types.ExprString(expr) + "(...)"
 		}
 	}
-	return types.ExprString(expr) + " (not called here, but taken as a value)"
+	return types.ExprString(expr) + " (used as a value, not called)"
 }
 
 // calleeObject is the object fun denotes, if an identifier or selector
@@ -408,6 +349,67 @@ func goList(t *testing.T, root string, patterns ...string) ([]listedPackage, typ
 	return pkgs, imp, fset
 }
 
+// TestInvariants makes CI hold tinit's design invariants. It reads the
+// product code, type-checks it and fails on any of these uses, naming the
+// file:line, what was used and the rule:
+//
+//   - wait: only package reaper (directory reaper/) may wait for a child:
+//     syscall.Wait4, unix.Wait4 and unix.Waitid, the SYS_WAIT4 and
+//     SYS_WAITID numbers, and any Syscall/RawSyscall (and their 6 and
+//     NoError forms) whose trap is SYS_WAIT4 or SYS_WAITID, or is not a
+//     constant at all (then nobody can tell what it calls).
+//   - exit: only func main of package main in cmd/tinit may end the
+//     process: os.Exit; also syscall.Exit and unix.Exit, which are the same
+//     exit without even the runtime's hooks, so a ban on os.Exit alone
+//     would be walked around by them; and what calls os.Exit itself:
+//     log.Fatal*, logrus's Fatal* and Exit, flag.Parse and
+//     flag.ExitOnError (a flag set that exits on a bad argument).
+//     runtime.Goexit is not banned: it ends one goroutine, not the process,
+//     and chooses no exit code.
+//   - process-wait: nothing at all (not even reaper) may call
+//     exec.Cmd's Wait, Run, Output or CombinedOutput or os.Process's Wait
+//     (whoever started the process, os.StartProcess, os.FindProcess or
+//     exec): reaper's wait4(-1) would take their child and they would fail
+//     with ECHILD, or they would take the main child's status from the
+//     supervise loop. Starting is allowed; waiting is not.
+//   - signal: only package signals (directory signals/) may change signal
+//     dispositions through os/signal: Notify, NotifyContext (a Notify),
+//     Ignore, Reset and Stop. signal.Ignored only asks, and is allowed.
+//
+// How: with types, not names. go/parser reads each product package and
+// go/types checks it, its imports coming from the compiler's export data
+// (one `go list -export -deps`, GOOS=linux CGO_ENABLED=0, the build that
+// ships; about 0.2 s with a warm build cache). Every identifier is then
+// resolved to the object it denotes, so import aliases (sig "os/signal"),
+// dot imports, method values (f := cmd.Wait), methods promoted from an
+// embedded *exec.Cmd and a shadowing local named Exit or Wait4 are all
+// told apart, and a Wait on a sync.WaitGroup is not taken for a process's.
+// A purely syntactic check cannot know the type of x in x.Wait(): it would
+// have to ban os/exec outright or flag every Wait. go/types with the
+// "source" importer would also do, but it type-checks all of net/http and
+// the rest from source on every run: about 4 s here, against well under
+// one second this way.
+//
+// What is product code: every non-_test.go file of module
+// github.com/tinit/tinit, found by walking from the module root, except
+// bench/ (a measuring tool: its own minimal init calls Wait4 and os.Exit
+// by design, and its driver runs the inits it compares with os/exec),
+// directories with a go.mod of their own (charts/tinit/test is another
+// module) and what the go command ignores too (testdata, names starting
+// with . or _). A product file that the linux build leaves out by its
+// build constraints cannot be type-checked here, so it fails the test
+// rather than go unchecked.
+//
+// What it cannot see: a call through an interface value
+// (interface{ Wait() error } holding an *exec.Cmd), reflection, cgo,
+// go:linkname, and what dependencies do inside themselves.
+//
+// TestInvariantsChecker feeds the checker small snippets, one that breaks
+// each rule in each way above and ones that must pass, so that the checker
+// itself is tested; it runs on every `go test`.
+//
+// Neither test uses anything else of package main: the package's other
+// tests (e2e_test.go's TestMain builds a binary) only share the binary.
 func TestInvariants(t *testing.T) {
 	start := time.Now()
 	root := moduleRoot(t)
