@@ -281,10 +281,11 @@ func zombies() int {
 	return n
 }
 
-// caught lists the signals the family helpers record. Drop-class signals
-// are in it so that a leak of one through tinit would be seen.
+// caught lists the signals the family helpers record. SIGPIPE, which tinit
+// does not forward, is in it so that a leak of it through tinit would be
+// seen; SIGSEGV and SIGBUS, which tinit forwards when kill(2) sent them.
 var caught = []os.Signal{syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGQUIT,
-	syscall.SIGSEGV, syscall.SIGPIPE, syscall.SIGTTIN, syscall.SIGTTOU}
+	syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGPIPE}
 
 // family is a main child with a grandchild in its process group: each
 // writes the first signal it gets to its file. The main child then waits
