@@ -738,13 +738,22 @@ func TestNotPID1(t *testing.T) {
 		t.Fatalf("after 200 orphans: %s", got)
 	}
 	inner := childOf(t, r.tinitPid())
-	t.Run("SIGTTIN and SIGTTOU do not stop it", func(t *testing.T) {
+	t.Run("SIGTTIN and SIGTTOU stop its child's group and then itself, and SIGCONT resumes both", func(t *testing.T) {
+		child := childOf(t, inner)
+		defer func() {
+			// Whatever happened, leave both running for the next subtest.
+			unix.Kill(-child, syscall.SIGCONT)
+			unix.Kill(inner, syscall.SIGCONT)
+		}()
 		for _, sig := range []syscall.Signal{syscall.SIGTTIN, syscall.SIGTTOU} {
 			unix.Kill(inner, sig)
-		}
-		time.Sleep(300 * time.Millisecond)
-		if st := procState(inner); st == "T" || st == "" {
-			t.Fatalf("inner tinit is in state %q after SIGTTIN and SIGTTOU", st)
+			if !waitFor(5*time.Second, func() bool { return stopped(inner) && stopped(child) }) {
+				t.Fatalf("after %s: inner tinit in state %q, its child in %q; want both T", unix.SignalName(sig), procState(inner), procState(child))
+			}
+			unix.Kill(inner, syscall.SIGCONT)
+			if !waitFor(5*time.Second, func() bool { return !stopped(inner) && !stopped(child) }) {
+				t.Fatalf("after %s and SIGCONT: inner tinit in state %q, its child in %q; want both running", unix.SignalName(sig), procState(inner), procState(child))
+			}
 		}
 	})
 	t.Run("SIGTERM goes through both to the child", func(t *testing.T) {
