@@ -142,6 +142,31 @@ func runHelper() {
 		execArgs(args)
 	case "record":
 		helperRecord(args[0], args[1:])
+	case "count-term":
+		// args: FILE READY. Append a line to FILE for each SIGTERM, at
+		// once (a slow handler would let two TERMs coalesce); create READY
+		// once the handler is in place; exit 0 half a second after the
+		// first TERM.
+		f, err := os.OpenFile(args[0], os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(100)
+		}
+		sigs := make(chan os.Signal, 8)
+		signal.Notify(sigs, syscall.SIGTERM)
+		os.WriteFile(args[1], nil, 0o644)
+		var end <-chan time.Time
+		for {
+			select {
+			case <-sigs:
+				f.WriteString("TERM\n")
+				if end == nil {
+					end = time.After(500 * time.Millisecond)
+				}
+			case <-end:
+				os.Exit(0)
+			}
+		}
 	case "state-exit":
 		// The state, then the exit code given.
 		printState()

@@ -608,14 +608,6 @@ func TestProgramThatCannotRunStillDrains(t *testing.T) {
 	}
 }
 
-// lingerOnTERM is a process that counts the SIGTERMs it gets in $G, one
-// line each, says it is in place by creating $R, and exits 0.5s after the
-// first one.
-// It goes inside single quotes.
-const lingerOnTERM = `n=0; trap "echo TERM >> \$G; n=\$((n+1))" TERM; touch $R
-while [ $n -eq 0 ]; do sleep 0.02; done
-i=0; while [ $i -lt 25 ]; do sleep 0.02; i=$((i+1)); done; exit 0`
-
 // Item 9: no process gets the stop signal twice.
 func TestNoProcessGetsTheStopSignalTwice(t *testing.T) {
 	for _, tt := range []struct {
@@ -628,9 +620,11 @@ func TestNoProcessGetsTheStopSignalTwice(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			g, ready := filepath.Join(dir, "terms"), filepath.Join(dir, "ready")
-			script := fmt.Sprintf(`trap "exit 0" TERM; G=%s R=%s %ssh -c '%s' &
-while [ ! -e %[2]s ]; do sleep 0.01; done; echo ready; while :; do sleep 0.02; done`, g, ready, tt.prefix, lingerOnTERM)
-			r := startTinit(t, nil, "--", "/bin/sh", "-c", script)
+			// The other process is the count-term helper: it records each
+			// TERM as it comes, and exits 0.5s after the first.
+			script := fmt.Sprintf(`trap "exit 0" TERM; %s%s %s %s &
+while [ ! -e %[4]s ]; do sleep 0.01; done; echo ready; while :; do sleep 0.02; done`, tt.prefix, selfBin, g, ready)
+			r := startTinit(t, []string{helperEnv + "=count-term"}, "--", "/bin/sh", "-c", script)
 			r.line(10 * time.Second)
 			r.signal(syscall.SIGTERM)
 			code := r.exitCode(10 * time.Second)
