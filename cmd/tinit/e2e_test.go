@@ -366,9 +366,10 @@ func TestSignalForwarding(t *testing.T) {
 		{"SIGTERM reaches the child's whole group", nil, []syscall.Signal{syscall.SIGTERM}, "terminated", "terminated"},
 		{"--single-child spares the grandchild", []string{"--single-child"}, []syscall.Signal{syscall.SIGTERM}, "terminated", ""},
 		{"--rewrite TERM:USR1 sends USR1", []string{"--rewrite", "TERM:USR1"}, []syscall.Signal{syscall.SIGTERM}, "user defined signal 1", "user defined signal 1"},
-		{"faults, SIGPIPE and terminal stops are not forwarded",
-			nil, []syscall.Signal{syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGPIPE, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGHUP},
-			"hangup", "hangup"},
+		// HUP follows, so that a fault that is dropped shows as a hangup.
+		{"SIGSEGV and SIGBUS sent with kill(2) reach the child's whole group",
+			nil, []syscall.Signal{syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGHUP}, "segmentation fault", "segmentation fault"},
+		{"SIGPIPE is not forwarded", nil, []syscall.Signal{syscall.SIGPIPE, syscall.SIGHUP}, "hangup", "hangup"},
 		{"a signal rewritten to 0 is dropped", []string{"--rewrite", "HUP:0"}, []syscall.Signal{syscall.SIGHUP, syscall.SIGQUIT}, "quit", "quit"},
 	}
 	for _, tt := range tests {
@@ -737,13 +738,22 @@ func TestNotPID1(t *testing.T) {
 		t.Fatalf("after 200 orphans: %s", got)
 	}
 	inner := childOf(t, r.tinitPid())
-	t.Run("SIGTTIN and SIGTTOU do not stop it", func(t *testing.T) {
+	t.Run("SIGTTIN and SIGTTOU stop its child's group and then itself, and SIGCONT resumes both", func(t *testing.T) {
+		child := childOf(t, inner)
+		defer func() {
+			// Whatever happened, leave both running for the next subtest.
+			unix.Kill(-child, syscall.SIGCONT)
+			unix.Kill(inner, syscall.SIGCONT)
+		}()
 		for _, sig := range []syscall.Signal{syscall.SIGTTIN, syscall.SIGTTOU} {
 			unix.Kill(inner, sig)
-		}
-		time.Sleep(300 * time.Millisecond)
-		if st := procState(inner); st == "T" || st == "" {
-			t.Fatalf("inner tinit is in state %q after SIGTTIN and SIGTTOU", st)
+			if !waitFor(5*time.Second, func() bool { return stopped(inner) && stopped(child) }) {
+				t.Fatalf("after %s: inner tinit in state %q, its child in %q; want both T", unix.SignalName(sig), procState(inner), procState(child))
+			}
+			unix.Kill(inner, syscall.SIGCONT)
+			if !waitFor(5*time.Second, func() bool { return !stopped(inner) && !stopped(child) }) {
+				t.Fatalf("after %s and SIGCONT: inner tinit in state %q, its child in %q; want both running", unix.SignalName(sig), procState(inner), procState(child))
+			}
 		}
 	})
 	t.Run("SIGTERM goes through both to the child", func(t *testing.T) {

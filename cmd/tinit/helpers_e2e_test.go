@@ -133,6 +133,57 @@ func runHelper() {
 		act := [4]uint64{1} // SIG_IGN
 		syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, 32, uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)
 		execArgs(args)
+	case "ignore-32-33-exec":
+		// Both C library signals ignored, as GNU make leaves them.
+		for _, sig := range []uintptr{32, 33} {
+			act := [4]uint64{1} // SIG_IGN
+			syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)
+		}
+		execArgs(args)
+	case "record":
+		helperRecord(args[0], args[1:])
+	case "count-term":
+		// args: FILE READY. Append a line to FILE for each SIGTERM, at
+		// once (a slow handler would let two TERMs coalesce); create READY
+		// once the handler is in place; exit 0 half a second after the
+		// first TERM.
+		f, err := os.OpenFile(args[0], os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(100)
+		}
+		sigs := make(chan os.Signal, 8)
+		signal.Notify(sigs, syscall.SIGTERM)
+		os.WriteFile(args[1], nil, 0o644)
+		var end <-chan time.Time
+		for {
+			select {
+			case <-sigs:
+				f.WriteString("TERM\n")
+				if end == nil {
+					end = time.After(500 * time.Millisecond)
+				}
+			case <-end:
+				os.Exit(0)
+			}
+		}
+	case "state-exit":
+		// The state, then the exit code given.
+		printState()
+		n, _ := strconv.Atoi(args[0])
+		os.Exit(n)
+	case "join-group-1":
+		// Move into process group 1 (tinit's, when it leads its own
+		// group), say ready, exit 0 on SIGTERM.
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGTERM)
+		if err := syscall.Setpgid(0, 1); err != nil {
+			fmt.Fprintf(os.Stderr, "setpgid(0, 1): %v\n", err)
+			os.Exit(101)
+		}
+		fmt.Println("ready")
+		<-sigs
+		os.Exit(0)
 	case "block-usr1-exec":
 		runtime.LockOSThread()
 		var set unix.Sigset_t
@@ -255,10 +306,11 @@ func zombies() int {
 	return n
 }
 
-// caught lists the signals the family helpers record. Drop-class signals
-// are in it so that a leak of one through tinit would be seen.
+// caught lists the signals the family helpers record. SIGPIPE, which tinit
+// does not forward, is in it so that a leak of it through tinit would be
+// seen; SIGSEGV and SIGBUS, which tinit forwards when kill(2) sent them.
 var caught = []os.Signal{syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGQUIT,
-	syscall.SIGSEGV, syscall.SIGPIPE, syscall.SIGTTIN, syscall.SIGTTOU}
+	syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGPIPE}
 
 // family is a main child with a grandchild in its process group: each
 // writes the first signal it gets to its file. The main child then waits
@@ -314,4 +366,38 @@ func firstReal(sigs chan os.Signal) os.Signal {
 		}
 	}
 	return nil
+}
+
+// helperRecord appends the name of each signal it gets (TERM, QUIT, ...)
+// to file, one a line. specs name the signals to catch; one ending in "!"
+// also ends the helper with exit 0 once it is recorded. It says ready once
+// every handler is in place.
+func helperRecord(file string, specs []string) {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(100)
+	}
+	exitOn := map[os.Signal]bool{}
+	var sigs []os.Signal
+	for _, spec := range specs {
+		name, last := strings.CutSuffix(spec, "!")
+		sig := unix.SignalNum("SIG" + name)
+		if sig == 0 {
+			fmt.Fprintf(os.Stderr, "record: unknown signal %q\n", name)
+			os.Exit(100)
+		}
+		sigs = append(sigs, sig)
+		exitOn[sig] = last
+	}
+	ch := make(chan os.Signal, 64)
+	signal.Notify(ch, sigs...)
+	fmt.Println("ready")
+	for sig := range ch {
+		s := sig.(syscall.Signal)
+		f.WriteString(strings.TrimPrefix(unix.SignalName(s), "SIG") + "\n")
+		if exitOn[sig] {
+			os.Exit(0)
+		}
+	}
 }
