@@ -331,7 +331,7 @@ func (e *env) report() error {
 		t.count("first SIGTERM, lost", func(n string) float64 { return float64(r.lostTERM[n]) })
 		w("## Signal latency\n\nFrom just before `kill(INIT, SIG)` in the harness to the child's CLOCK_MONOTONIC stamp right after `rt_sigtimedwait` returned (the child is a 116-byte static program, bench/tiny/sigwait.S: no runtime of its own in the path). "+
 			"SIGUSR1: %d rounds per init, all inits running side by side, one signal at a time after a 1-3 ms idle pause. "+
-			"SIGTERM is a stop signal for tinit (a second one means SIGKILL), so the first-SIGTERM rows use fresh instances, one signal each, after 100 ms idle (%d rounds).\n\n%s\n",
+			"SIGTERM is a stop signal for tinit (it starts the grace period), so the first-SIGTERM rows use fresh instances, one signal each, after 100 ms idle (%d rounds).\n\n%s\n",
 			len(r.sigUSR1["tinit"]), len(r.sigTERM["tinit"]), t)
 		w("tinit / mininit (the Go runtime's own signal path): %s of the SIGUSR1 median, %s of the p99.\n\n",
 			ratio(med(r.sigUSR1, "tinit"), med(r.sigUSR1, "mininit")), ratio(pct(r.sigUSR1["tinit"], 99), pct(r.sigUSR1["mininit"], 99)))
