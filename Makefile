@@ -19,7 +19,7 @@ GOVARIANTS := GOAMD64=v1 GO386=sse2 GOARM=7 GOPPC64=power8 GORISCV64=rva20u64
 # gives the same bytes. Outside a checkout nothing stable is known: set it.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 
-.PHONY: build test race vet fmt fuzz chart-test bench image clean release deb cross
+.PHONY: build test race cover vet fmt fuzz chart-test bench image clean release deb cross
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags "$(LDFLAGS)" -o bin/tinit ./cmd/tinit
@@ -29,7 +29,7 @@ build:
 # needs root), then a short fuzz run of the parser.
 # cmd/tinit's tests include one make release (a cold cross-build of seven
 # architectures takes minutes), so go test's 10-minute default is too short.
-test: fmt vet race
+test: fmt vet race cover
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
 	$(MAKE) chart-test
@@ -42,6 +42,17 @@ test: fmt vet race
 RACE_PKGS := ./signals/... ./reaper/... ./healthz/... ./init/...
 race:
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)
+
+# The supervisor's own unit tests (fake clock, fake process operations)
+# must cover at least SUPERVISE_COVER percent of its statements: every
+# (phase, event) pair is meant to be a unit test, not left to the
+# end-to-end suite.
+SUPERVISE_COVER := 85
+cover:
+	@$(GO) test -count=1 -coverprofile=.cover.out ./init/supervise >/dev/null
+	@total=$$($(GO) tool cover -func=.cover.out | awk '/^total:/ {sub("%","",$$3); print $$3}'); rm -f .cover.out; \
+	echo "init/supervise: $$total% of statements covered by its unit tests (minimum $(SUPERVISE_COVER)%)"; \
+	awk -v t="$$total" -v m=$(SUPERVISE_COVER) 'BEGIN { exit !(t >= m) }'
 
 fmt:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
