@@ -17,7 +17,9 @@ import (
 // kernel's own rule: the same signal twice before the loop looks counts
 // once. The order is kept, because a child may give two signals different
 // meanings (nginx: TERM is fast shutdown, QUIT graceful) and must see them
-// as they were sent.
+// as they were sent. Signals pending in the kernel at the same instant
+// reach os/signal in number order, as the kernel dequeues them; the order
+// is the one os/signal delivers.
 type Pending struct {
 	mu    sync.Mutex
 	bits  uint64        // guarded by mu: which signals are in order

@@ -69,11 +69,28 @@ func (r *run) running() bool {
 }
 
 // startDirect runs "tinit ARGS" as a plain child of the test: not PID 1,
-// so a subreaper. Its pid is r.cmd.Process.Pid.
+// so a subreaper. Its pid is r.cmd.Process.Pid. It leads a process group
+// of its own, as a job-control shell starts a job: its parent, the test,
+// is in another group of the same session, so the group is not orphaned
+// and tinit may stop itself (it never does in an orphaned group, which
+// nothing would continue).
 func startDirect(t *testing.T, env []string, args ...string) *run {
 	t.Helper()
 	requireNamespace(t) // root, as the tests as PID 1
-	return startWrapped(t, env, append([]string{tinitBin}, args...), nil)
+	var stdout io.Reader
+	var stderr bytes.Buffer
+	r := startWrapped(t, env, append([]string{tinitBin}, args...), func(cmd *exec.Cmd) {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout = out
+		cmd.Stderr = &stderr
+	})
+	r.stdout = bufio.NewReader(stdout)
+	r.stderr = &stderr
+	return r
 }
 
 // killGroupAtEnd SIGKILLs a process group when the test ends: a tinit that
@@ -421,6 +438,83 @@ func TestJobControl(t *testing.T) {
 		s.expect("rc=0", 5*time.Second)
 		s.send("exit\n")
 		s.r.exitCode(5 * time.Second)
+	})
+	t.Run("a background job whose child reads the terminal stops, and fg gives the child the terminal", func(t *testing.T) {
+		s := startShell(t)
+		s.send(tinitBin + ` -- /bin/sh -c 'echo RE$((1))ADY; read l; echo got:$l; exit 0' &` + "\n")
+		s.expect("RE1ADY", 10*time.Second)
+		tinit := childOf(t, s.r.cmd.Process.Pid)
+		child := childOf(t, tinit)
+		killGroupAtEnd(t, child)
+		t.Cleanup(func() { unix.Kill(tinit, syscall.SIGKILL) })
+		// The read from the background stops the child (SIGTTIN), and
+		// tinit with it: the shell sees its job stop.
+		if !waitFor(5*time.Second, func() bool { return stopped(tinit) && stopped(child) }) {
+			t.Fatalf("after the background read: tinit in state %q, its child in %q; want both T", procState(tinit), procState(child))
+		}
+		s.send("fg\n")
+		if !waitFor(5*time.Second, func() bool { return !stopped(tinit) && !stopped(child) }) {
+			t.Fatalf("after fg: tinit in state %q, its child in %q; want both running", procState(tinit), procState(child))
+		}
+		s.send("hello\n")
+		s.expect("got:hello", 5*time.Second)
+		s.expect("jc$ ", 5*time.Second)
+		s.send("echo rc=$?\n")
+		s.expect("rc=0", 5*time.Second)
+		s.send("exit\n")
+		s.r.exitCode(5 * time.Second)
+	})
+	t.Run("in an orphaned process group Ctrl-Z stops the child but never tinit, which nothing would continue", func(t *testing.T) {
+		// tinit leads its own session on the terminal, as under ssh -t or
+		// script: no shell's job control is there to continue it.
+		requireNamespace(t)
+		master, slavePath := openPty(t)
+		slave, err := os.OpenFile(slavePath, os.O_RDWR|unix.O_NOCTTY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := startWrapped(t, nil, []string{tinitBin, "--", "/bin/sh", "-c", `echo RE$((1))ADY; read l; echo got:$l; exit 0`}, func(cmd *exec.Cmd) {
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+		})
+		slave.Close()
+		var mu sync.Mutex
+		var out bytes.Buffer
+		go func() {
+			buf := make([]byte, 4096)
+			for {
+				n, err := master.Read(buf)
+				mu.Lock()
+				out.Write(buf[:n])
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+		shown := func(text string) bool { mu.Lock(); defer mu.Unlock(); return strings.Contains(out.String(), text) }
+		if !waitFor(10*time.Second, func() bool { return shown("RE1ADY") }) {
+			t.Fatal("the child never said it was ready")
+		}
+		tinit := r.cmd.Process.Pid
+		child := childOf(t, tinit)
+		killGroupAtEnd(t, child)
+		master.Write([]byte("\x1a"))
+		if !waitFor(5*time.Second, func() bool { return stopped(child) }) {
+			t.Fatalf("after Ctrl-Z: the child in state %q, want T", procState(child))
+		}
+		time.Sleep(200 * time.Millisecond)
+		if stopped(tinit) {
+			t.Fatal("tinit stopped itself in an orphaned process group")
+		}
+		unix.Kill(-child, syscall.SIGCONT)
+		master.Write([]byte("hello\n"))
+		if !waitFor(5*time.Second, func() bool { return shown("got:hello") }) {
+			t.Fatal("the child did not read the line after SIGCONT")
+		}
+		if code := r.exitCode(10 * time.Second); code != 0 {
+			t.Fatalf("exit %d, want 0", code)
+		}
 	})
 	t.Run("not PID 1, SIGTSTP stops the child's group with SIGSTOP and stops tinit; SIGCONT resumes both", func(t *testing.T) {
 		rec := filepath.Join(t.TempDir(), "rec")

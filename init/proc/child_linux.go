@@ -73,7 +73,17 @@ type Child struct {
 // handled, so it stays ignored.
 func Start(spec Spec) (Child, error) {
 	argv, env := spec.Argv, spec.Env
-	path, err := lookPath(argv[0], env, spec.Dir)
+	if spec.Dir != "" {
+		// The child's chdir fails as ENOENT, which exec would report as
+		// PROGRAM not found: name the directory instead.
+		if fi, err := os.Stat(spec.Dir); err != nil || !fi.IsDir() {
+			if err == nil {
+				err = errors.New("not a directory")
+			}
+			return Child{}, &StartError{Program: argv[0], Code: CodeNotFound, Err: fmt.Errorf("working directory: %w", err)}
+		}
+	}
+	path, err := lookPath(argv[0], spec.Env, spec.Dir)
 	if err != nil {
 		return Child{}, err
 	}

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestLookPath(t *testing.T) {
@@ -52,4 +55,38 @@ func TestLookPath(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestStartNamesAWorkingDirectoryThatIsGone(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gone")
+	_, err := Start(Spec{Argv: []string{"/bin/true"}, Dir: dir})
+	var se *StartError
+	if !errors.As(err, &se) || se.Code != CodeNotFound || !strings.Contains(err.Error(), "working directory") || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("Start in a missing directory: %v; want a StartError (127) naming the working directory", err)
+	}
+}
+
+func TestStartRunsARelativeProgramInDir(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	if err := os.WriteFile(filepath.Join(dir, "app"), []byte("#!/bin/sh\npwd > out\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Start(Spec{Argv: []string{"./app"}, Env: []string{"PATH=/bin:/usr/bin"}, Dir: dir})
+	if err != nil {
+		t.Fatalf("Start ./app in %s: %v", dir, err)
+	}
+	// Not waited for: reaping is package reaper's. The file says it ran.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if b, err := os.ReadFile(out); err == nil && strings.TrimSpace(string(b)) == dir {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("./app (pid %d) did not write %s with its working directory", c.Pid, out)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var ws unix.WaitStatus
+	unix.Wait4(c.Pid, &ws, 0, nil)
 }

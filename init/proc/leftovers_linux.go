@@ -64,22 +64,35 @@ func Descendants(root int) ([]int, error) {
 }
 
 // process is one entry of /proc.
-type process struct{ pid, ppid, pgrp int }
+type process struct{ pid, ppid, pgrp, sid int }
 
-func descendants(root int) ([]process, error) {
+// all reads every process in /proc.
+func all() ([]process, error) {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
 	}
-	children := map[int][]process{}
+	var out []process
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
 		if p, ok := readStat(pid); ok {
-			children[p.ppid] = append(children[p.ppid], p)
+			out = append(out, p)
 		}
+	}
+	return out, nil
+}
+
+func descendants(root int) ([]process, error) {
+	procs, err := all()
+	if err != nil {
+		return nil, err
+	}
+	children := map[int][]process{}
+	for _, p := range procs {
+		children[p.ppid] = append(children[p.ppid], p)
 	}
 	var out []process
 	queue := []int{root}
@@ -94,7 +107,8 @@ func descendants(root int) ([]process, error) {
 	return out, nil
 }
 
-// readStat reads a process's parent and group from /proc/PID/stat. The
+// readStat reads a process's parent, group and session from
+// /proc/PID/stat. The
 // command name in parentheses may hold spaces and parentheses itself: the
 // fields start after the last ")".
 func readStat(pid int) (process, bool) {
@@ -107,12 +121,13 @@ func readStat(pid int) (process, bool) {
 	if i < 0 {
 		return process{}, false
 	}
-	// state ppid pgrp ...
+	// state ppid pgrp session ...
 	f := strings.Fields(s[i+1:])
-	if len(f) < 3 {
+	if len(f) < 4 {
 		return process{}, false
 	}
 	ppid, err1 := strconv.Atoi(f[1])
 	pgrp, err2 := strconv.Atoi(f[2])
-	return process{pid: pid, ppid: ppid, pgrp: pgrp}, err1 == nil && err2 == nil
+	sid, err3 := strconv.Atoi(f[3])
+	return process{pid: pid, ppid: ppid, pgrp: pgrp, sid: sid}, err1 == nil && err2 == nil && err3 == nil
 }

@@ -61,3 +61,35 @@ func Foreground(pgid int) (bool, error) {
 	}
 	return true, nil
 }
+
+// Orphaned reports whether tinit's process group is orphaned, by the
+// kernel's rule: no member has a parent in another group of the same
+// session, so no shell's job control would ever continue it (ssh -t,
+// script and setsid start it so). The kernel discards the terminal's stop
+// signals for such a group; a stop tinit sent itself would never end. A
+// /proc that cannot be read counts as orphaned: not stopping is the safe
+// side.
+func Orphaned() bool {
+	procs, err := all()
+	if err != nil {
+		return true
+	}
+	pgrp := unix.Getpgrp()
+	sid, err := unix.Getsid(0)
+	if err != nil {
+		return true
+	}
+	byPid := make(map[int]process, len(procs))
+	for _, p := range procs {
+		byPid[p.pid] = p
+	}
+	for _, p := range procs {
+		if p.pgrp != pgrp {
+			continue
+		}
+		if parent, ok := byPid[p.ppid]; ok && parent.pgrp != pgrp && parent.sid == sid {
+			return false
+		}
+	}
+	return true
+}

@@ -22,7 +22,8 @@
 //     the child is started, so none can arrive unhandled in between.
 //   - Every signal received and forwarded reaches the child, or its group,
 //     in the order received; repeats of one signal may coalesce, as the
-//     kernel's do. A stop signal is forwarded like any other, also while
+//     kernel's do. (Signals pending at the same instant reach os/signal in
+//     number order, as the kernel dequeues them; nothing here reorders.) A stop signal is forwarded like any other, also while
 //     stopping; only the deadline brings SIGKILL.
 //   - A signal that --rewrite maps to 0 is dropped before anything else
 //     looks at it: it stops nothing and starts no timer.
@@ -90,10 +91,12 @@
 // Job control, in every phase: SIGTSTP, SIGTTIN and SIGTTOU stop the
 // child's group with SIGSTOP (the child alone gets the signal itself with
 // --single-child; a --rewrite of it is forwarded instead), then tinit stops
-// itself; a main child stopped by one of them (WUNTRACED) stops tinit too.
-// SIGCONT gives the terminal back to a child that had it, when tinit's
-// group holds it again ("fg"), then is forwarded. As PID 1, which the
-// kernel never stops, tinit only forwards.
+// itself; a main child stopped by one of them (WUNTRACED) stops tinit too,
+// unless tinit sent that signal itself (--single-child, a --rewrite to it)
+// since the last SIGCONT. SIGCONT gives the terminal to the child's group
+// when tinit's group holds it again ("fg"), then is forwarded. As PID 1,
+// which the kernel never stops, and in an orphaned process group, which
+// nothing would continue, tinit only forwards.
 //
 // Exit codes (ExitCode, then Config.ExitMap):
 //

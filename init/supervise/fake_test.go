@@ -36,6 +36,8 @@ type fakeOps struct {
 	startErr error
 	// fgOwned: tinit's group holds the terminal.
 	fgOwned bool
+	// orphaned: tinit's process group is orphaned.
+	orphaned bool
 	// killErr fails kill(2) on these targets with this error.
 	killErr map[int]error
 	// later feeds Reap from another goroutine (Run's tests).
@@ -119,6 +121,8 @@ func (f *fakeOps) SignalLeftovers(sig unix.Signal, skip int) (int, error) {
 }
 
 func (f *fakeOps) Leftovers() []int { return []int{999} }
+
+func (f *fakeOps) CanStop() bool { return !f.orphaned }
 
 func (f *fakeOps) Foreground(pgid int) (bool, error) {
 	if !f.fgOwned {

@@ -96,7 +96,11 @@ type machine struct {
 	// killBy ends the one KillWait after tinit's first SIGKILL to the main
 	// child or the leftovers; later SIGKILLs do not extend it.
 	killBy time.Time
-	// gen is the crashed child's process group; restartAt is when its
+	// stopSent: tinit forwarded a job-control stop signal itself since the
+	// last SIGCONT, so the child's stop is not the terminal's.
+	stopSent bool
+	// gen is the crashed child's process group (the one tinit made for
+	// it: a group the child moved to is its own business); restartAt is when its
 	// backoff ends.
 	gen       int
 	restartAt time.Time
@@ -297,16 +301,21 @@ func (m *machine) groupAlive(pgid int) bool {
 // background), tinit stops too, so that the shell that started it gets its
 // prompt back. A stop by SIGSTOP is someone else's business.
 func (m *machine) mainStopped(sig unix.Signal) {
-	if !signals.JobControl(sig) {
+	if !signals.JobControl(sig) || m.stopSent {
+		// tinit sent that signal itself (--single-child, a --rewrite to
+		// it) and has stopped already, or was told not to.
 		return
 	}
 	m.log.Infof("main child stopped by %s", signals.Name(sig))
 	m.stopSelf()
 }
 
-// stopSelf stops tinit, except as PID 1, which the kernel never stops.
+// stopSelf stops tinit, except as PID 1, which the kernel never stops, and
+// in an orphaned process group (ssh -t, script, setsid), where nothing
+// would ever continue it: the kernel discards the terminal's own stop
+// signals there for that reason.
 func (m *machine) stopSelf() {
-	if m.self == 1 {
+	if m.self == 1 || !m.ops.CanStop() {
 		return
 	}
 	if err := m.ops.Kill(m.self, unix.SIGSTOP); err != nil {
@@ -547,16 +556,19 @@ func (m *machine) jobStop(sig unix.Signal) {
 	m.stopSelf()
 }
 
-// cont is SIGCONT: tinit runs again. A child that had the terminal gets it
-// back (when the shell gave it to tinit, as "fg" does), then SIGCONT.
+// cont is SIGCONT: tinit runs again. When the shell gave the terminal to
+// tinit's group ("fg"), the child's group gets it, then SIGCONT: also a
+// child that started in the background and stopped reading the terminal.
+// After "bg" the shell keeps the terminal, and so does Foreground.
 func (m *machine) cont() {
+	m.stopSent = false
 	if m.child.Pid == 0 {
 		return
 	}
-	if m.child.Foreground {
-		if _, err := m.ops.Foreground(m.child.Pid); err != nil {
-			m.log.Warn(err)
-		}
+	if ok, err := m.ops.Foreground(m.child.Pid); err != nil {
+		m.log.Warn(err)
+	} else if ok {
+		m.child.Foreground = true
 	}
 	m.forward(unix.SIGCONT)
 }
@@ -594,6 +606,9 @@ func (m *machine) send(sig, to unix.Signal) {
 	}
 	switch {
 	case err == nil:
+		if signals.JobControl(to) {
+			m.stopSent = true
+		}
 		m.sent[to] = true
 		m.forwarded[to]++
 		if m.log.IsLevelEnabled(logrus.DebugLevel) {

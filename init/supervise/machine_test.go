@@ -423,6 +423,43 @@ func TestJobControl(t *testing.T) {
 		h.m.onChild()
 		h.want(running, "")
 	})
+	t.Run("a stop tinit caused itself does not stop it twice", func(t *testing.T) {
+		h := newHarness(t, 50, singleChild)
+		h.m.onSignal(unix.SIGTSTP)
+		h.ops.stop(100, unix.SIGTSTP) // the child's stop, reported once tinit runs again
+		h.m.onChild()
+		h.m.onSignal(unix.SIGCONT)
+		h.want(running, "kill 100 TSTP; kill 50 STOP; kill 100 CONT")
+		// After SIGCONT a stop from the terminal counts again.
+		h.ops.stop(100, unix.SIGTTIN)
+		h.m.onChild()
+		h.want(running, "kill 50 STOP")
+	})
+	t.Run("a signal rewritten to TSTP stops the child, not tinit", func(t *testing.T) {
+		h := newHarness(t, 50, func(c *Config) { c.Rewrite = map[unix.Signal]unix.Signal{unix.SIGUSR1: unix.SIGTSTP} })
+		h.m.onSignal(unix.SIGUSR1)
+		h.ops.stop(100, unix.SIGTSTP)
+		h.m.onChild()
+		h.want(running, "kill -100 TSTP")
+	})
+	t.Run("in an orphaned process group tinit does not stop itself", func(t *testing.T) {
+		h := newHarness(t, 50)
+		h.ops.orphaned = true
+		h.m.onSignal(unix.SIGTSTP)
+		h.ops.stop(100, unix.SIGTSTP)
+		h.m.onChild()
+		h.want(running, "kill -100 STOP")
+	})
+	t.Run("SIGCONT gives the terminal to a child that started in the background", func(t *testing.T) {
+		h := newHarness(t, 50)
+		h.m.child.Foreground = false
+		h.ops.fgOwned = true
+		h.m.onSignal(unix.SIGCONT)
+		h.want(running, "foreground 100; kill -100 CONT")
+		if !h.m.child.Foreground {
+			t.Fatal("the child holds the terminal now, but is not marked so")
+		}
+	})
 	t.Run("SIGCONT gives the terminal back, then is forwarded", func(t *testing.T) {
 		h := newHarness(t, 50)
 		h.ops.fgOwned = true

@@ -30,6 +30,9 @@ type Ops interface {
 	// Foreground gives the terminal to group pgid if tinit's group holds
 	// it, and says whether it did.
 	Foreground(pgid int) (bool, error)
+	// CanStop reports whether a stopped tinit could be continued: its
+	// process group is not orphaned.
+	CanStop() bool
 }
 
 // Clock is the loop's time source.
@@ -56,3 +59,4 @@ func (o osOps) Leftovers() []int {
 	return pids
 }
 func (osOps) Foreground(pgid int) (bool, error) { return proc.Foreground(pgid) }
+func (osOps) CanStop() bool                     { return !proc.Orphaned() }
