@@ -90,18 +90,18 @@ type machine struct {
 	stopAt, killAt time.Time
 	// held are the signals received during the drain window, in order.
 	held []unix.Signal
-	// termed is a process group that already had its stop signal (or the
+	// stopGroup is a process group that already had its stop signal (or the
 	// crash's SIGTERM): the final SIGTERM to leftovers skips it.
-	termed int
+	stopGroup int
 	// killBy ends the one KillWait after tinit's first SIGKILL to the main
 	// child or the leftovers; later SIGKILLs do not extend it.
 	killBy time.Time
 	// stopSent: tinit forwarded a job-control stop signal itself since the
 	// last SIGCONT, so the child's stop is not the terminal's.
 	stopSent bool
-	// gen is the crashed child's process group (the one tinit made for
-	// it: a group the child moved to is its own business); restartAt is when its
-	// backoff ends.
+	// gen is the crashed child's process group: the one tinit made for
+	// it (a group the child moved to is its own business). restartAt is
+	// when its backoff ends.
 	gen       int
 	restartAt time.Time
 
@@ -275,7 +275,7 @@ func (m *machine) mainExited(ws unix.WaitStatus, left bool) (done bool) {
 		}
 		return m.generationGone()
 	}
-	m.termed = m.gen
+	m.stopGroup = m.gen
 	m.log.WithField("group", m.gen).Infof("SIGTERM to the crashed child's group; restarting once it is empty, SIGKILL in %v", m.cfg.Grace)
 	m.to(crashStopping, now.Add(m.cfg.Grace))
 	return false
@@ -347,7 +347,7 @@ func (m *machine) finish(left bool) (done bool) {
 	if !now.Before(deadline) {
 		return m.killLeftovers()
 	}
-	n, err := m.ops.SignalLeftovers(unix.SIGTERM, m.termed)
+	n, err := m.ops.SignalLeftovers(unix.SIGTERM, m.stopGroup)
 	if err != nil {
 		m.log.Warnf("send SIGTERM to leftover processes: %v", err)
 	}
@@ -581,7 +581,7 @@ func (m *machine) forward(sig unix.Signal) {
 	}
 	m.send(sig, to)
 	if m.cfg.StopSignals[sig] && m.cfg.Group {
-		m.termed = m.child.Pid
+		m.stopGroup = m.child.Pid
 	}
 }
 
