@@ -13,7 +13,8 @@
 //     has missed three heartbeats (staleTicks), or the application checks
 //     have failed without a break for FailAfter. A dead or restarting main
 //     child is not a liveness failure (tinit is doing its job); it makes
-//     readiness fail instead, as does draining or a failing check.
+//     readiness fail instead, as does stopping (a stop signal came, the
+//     --drain window included) or a failing check.
 //   - Time comes from an injected Clock, so staleness is tested without
 //     sleeping. LastTick is set from time.Now, whose monotonic reading
 //     keeps ages right when the wall clock is set. The loop sets LastTick
