@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -161,6 +162,9 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 	if os.Getenv("GOGC") == "" {
 		time.AfterFunc(gcDelay, func() { debug.SetGCPercent(gcPercent) })
 	}
+	// Before the child exists: it may use up every process slot there is.
+	threads := reserveThreads()
+	log.Debugf("GOMAXPROCS %d, %d threads reserved", runtime.GOMAXPROCS(0), threads)
 	dir := leaveWorkingDir(log)
 	res := supervise.Run(supervise.Config{
 		Argv:        st.argv,

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// The Go runtime creates OS threads on demand (an M for every goroutine
+// blocked in a system call, for each P running Go code, for the GC's
+// workers) and aborts the whole process when it cannot: "runtime: failed
+// to create new OS thread", exit 2. For PID 1 that is the container's end,
+// and it is easy to reach: a child that forks up to its pids limit (a
+// cgroup's pids.max, RLIMIT_NPROC for a non-root uid) leaves no room for
+// the thread tinit needs a moment later to answer a probe or log a line.
+// tini and catatonit are single-threaded C and cannot hit this.
+//
+// So tinit's concurrency is bounded and its threads are made before the
+// child exists: the runtime never destroys an idle thread (only one that
+// exits locked to a goroutine), and it takes an idle one before it asks the
+// kernel for another. How many can tinit ever need at once:
+//
+//	maxProcs       Ps running Go code (GOMAXPROCS, fixed small: an init
+//	               has no use for 64 Ps on a 64-core host, and every P can
+//	               bring a GC worker's thread)
+//	1              sysmon, made at start
+//	1              the template thread behind LockOSThread, made at start
+//	               by the lock below
+//	1              a thread waiting in the network poller (netpoll) with
+//	               every P idle
+//	blockedCalls   goroutines that can be in a blocking system call at
+//	               once: the log writer's write(2) to a stderr nobody
+//	               reads, the loop's fork/exec (it reads the exec status
+//	               pipe), the app checks' stat(2), an exit-time write. The
+//	               health endpoint's sockets and timers go through the
+//	               network poller and hold no thread while they wait.
+//
+// reserveThreads makes that many threads now, by locking as many
+// goroutines to threads at once and then letting them go: the threads
+// stay, idle and parked, and cost no wake-up.
+const (
+	maxProcs     = 2
+	blockedCalls = 4
+	// spareThreads covers what the count above may miss (a runtime
+	// detail that changes between Go versions): idle threads cost a
+	// parked futex and about 20 kB each.
+	spareThreads = 2
+)
+
+// threadBudget is the number of threads tinit keeps, for GOMAXPROCS procs.
+func threadBudget(procs int) int {
+	return procs + 1 + 1 + 1 + blockedCalls + spareThreads
+}
+
+// reserveThreads fixes GOMAXPROCS (unless the user set it) and makes the
+// process hold at least threadBudget threads. It returns the budget.
+func reserveThreads() int {
+	procs := maxProcs
+	if v, err := strconv.Atoi(strings.TrimSpace(os.Getenv("GOMAXPROCS"))); err == nil && v > 0 {
+		procs = v
+	}
+	runtime.GOMAXPROCS(procs)
+	budget := threadBudget(procs)
+	// Each goroutine holds its thread until all have one: then the process
+	// has at least budget threads (plus those running the rest).
+	locked := make(chan struct{})
+	release := make(chan struct{})
+	for i := 0; i < budget; i++ {
+		go func() {
+			runtime.LockOSThread()
+			locked <- struct{}{}
+			<-release
+			// Unlocked before the goroutine ends: a goroutine that ends
+			// locked takes its thread with it.
+			runtime.UnlockOSThread()
+		}()
+	}
+	for i := 0; i < budget; i++ {
+		<-locked
+	}
+	close(release)
+	return budget
+}
