@@ -2,6 +2,7 @@ package proc
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -66,11 +67,15 @@ func Descendants(root int) ([]int, error) {
 // process is one entry of /proc.
 type process struct{ pid, ppid, pgrp, sid int }
 
-// all reads every process in /proc.
+// all reads every process in /proc. An empty /proc (not mounted, as in
+// some sandboxes) is an error, not "no process".
 func all() ([]process, error) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list processes: %w", err)
 	}
 	var out []process
 	for _, e := range ents {

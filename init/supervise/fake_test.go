@@ -38,6 +38,8 @@ type fakeOps struct {
 	fgOwned bool
 	// orphaned: tinit's process group is orphaned.
 	orphaned bool
+	// noProc: leftovers cannot be listed.
+	noProc bool
 	// killErr fails kill(2) on these targets with this error.
 	killErr map[int]error
 	// later feeds Reap from another goroutine (Run's tests).
@@ -117,6 +119,9 @@ func (f *fakeOps) Reap(buf []reaper.Exit) ([]reaper.Exit, bool, error) {
 
 func (f *fakeOps) SignalLeftovers(sig unix.Signal, skip int) (int, error) {
 	f.record("leftovers %s skip=%d", strings.TrimPrefix(signals.Name(sig), "SIG"), skip)
+	if f.noProc {
+		return 0, fmt.Errorf("open /proc: %w", unix.ENOENT)
+	}
 	return 1, nil
 }
 

@@ -75,8 +75,11 @@ type machine struct {
 	phase    phase
 	deadline time.Time // zero: none in this phase
 
-	child   proc.Child // Pid 0 when there is none
-	started time.Time  // when the current child started
+	child proc.Child // Pid 0 when there is none
+	// group is the process group tinit made for the current or last main
+	// child (its pid).
+	group   int
+	started time.Time // when the current child started
 	// sent marks the signals tinit sent the current child: a death by one
 	// of them is not a crash.
 	sent [signals.RTMax + 1]bool
@@ -151,7 +154,7 @@ func (m *machine) start() (done bool) {
 	if m.gen != 0 || m.child.Pid != 0 {
 		m.restarts++
 	}
-	m.child, m.started = c, m.clock.Now()
+	m.child, m.group, m.started = c, c.Pid, m.clock.Now()
 	m.sent = [signals.RTMax + 1]bool{}
 	m.to(running, time.Time{})
 	if c.TTYErr != nil {
@@ -223,7 +226,7 @@ func (m *machine) onChild() (done bool) {
 		if m.phase == finishKilling {
 			// A walk of /proc misses what forks while it runs: after
 			// tinit's SIGKILL, every wake-up sends it again.
-			m.ops.SignalLeftovers(unix.SIGKILL, 0)
+			m.signalLeftovers(unix.SIGKILL, 0)
 		}
 	}
 	return false
@@ -334,7 +337,7 @@ func (m *machine) finish(left bool) (done bool) {
 	if !m.killBy.IsZero() {
 		// tinit already sent SIGKILL: the leftovers get it too, within
 		// the same KillWait.
-		m.ops.SignalLeftovers(unix.SIGKILL, 0)
+		m.signalLeftovers(unix.SIGKILL, 0)
 		m.to(finishKilling, m.killBy)
 		return false
 	}
@@ -347,26 +350,38 @@ func (m *machine) finish(left bool) (done bool) {
 	if !now.Before(deadline) {
 		return m.killLeftovers()
 	}
-	n, err := m.ops.SignalLeftovers(unix.SIGTERM, m.stopGroup)
-	if err != nil {
-		m.log.Warnf("send SIGTERM to leftover processes: %v", err)
-	}
+	n := m.signalLeftovers(unix.SIGTERM, m.stopGroup)
 	leftoverLog(m.log, n).Infof("SIGTERM to leftover processes; SIGKILL in %v", deadline.Sub(now).Round(time.Millisecond))
 	m.to(finishing, deadline)
 	return false
 }
 
 func (m *machine) killLeftovers() (done bool) {
-	n, err := m.ops.SignalLeftovers(unix.SIGKILL, 0)
-	if err != nil {
-		m.log.Warnf("send SIGKILL to leftover processes: %v", err)
-	}
+	n := m.signalLeftovers(unix.SIGKILL, 0)
 	if n != 0 {
 		leftoverLog(m.log, n).Warn("SIGKILL to leftover processes after the grace period")
 	}
 	m.markKilled()
 	m.to(finishKilling, m.killBy)
 	return false
+}
+
+// signalLeftovers sends sig to every process left below tinit except
+// group skip. When they cannot be listed (no /proc, and tinit is not PID
+// 1), the main child's group gets it at least: what stayed there would
+// otherwise go on running under the host's init once tinit exits.
+func (m *machine) signalLeftovers(sig unix.Signal, skip int) int {
+	n, err := m.ops.SignalLeftovers(sig, skip)
+	if err == nil {
+		return n
+	}
+	m.log.Warnf("send %s to leftover processes: %v", signals.Name(sig), err)
+	if m.group != 0 && m.group != skip {
+		if err := m.ops.Kill(-m.group, sig); err == nil {
+			m.log.WithField("group", m.group).Warnf("%s to the main child's group instead", signals.Name(sig))
+		}
+	}
+	return -1 // how many is not known
 }
 
 // markKilled starts the one KillWait that follows tinit's first SIGKILL.

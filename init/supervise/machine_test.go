@@ -549,3 +549,24 @@ func itoa(n int) string {
 	}
 	return string(b)
 }
+
+func TestWithoutProcTheMainChildsGroupIsStillDrained(t *testing.T) {
+	h := newHarness(t, 50, singleChild)
+	h.ops.noProc = true
+	h.ops.others = true
+	h.ops.alive[150] = 100 // a helper left in the child's group
+	h.ops.exit(100, 0)
+	h.m.onChild()
+	h.want(finishing, "leftovers TERM skip=0; kill -100 TERM")
+	h.advance()
+	h.want(finishKilling, "leftovers KILL skip=0; kill -100 KILL")
+	// The group that had the forwarded stop signal is not sent TERM twice.
+	h = newHarness(t, 50)
+	h.ops.noProc = true
+	h.ops.others = true
+	h.ops.alive[150] = 100
+	h.m.onSignal(unix.SIGTERM)
+	h.ops.exit(100, -int(unix.SIGTERM))
+	h.m.onChild()
+	h.want(finishing, "kill -100 TERM; leftovers TERM skip=100")
+}
