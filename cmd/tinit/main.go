@@ -63,7 +63,9 @@ func main() {
 	// Before the child can exist: a Go PID 1 that has not asked for
 	// SIGTERM cannot forward it.
 	sigs := signals.Register()
-	os.Exit(run(os.Args[1:], sigs, os.Stdout, os.Stderr))
+	// Made while the configuration is read; waited for before the child.
+	threads := reserveThreads()
+	os.Exit(run(os.Args[1:], sigs, threads, os.Stdout, os.Stderr))
 }
 
 // gcPercent is tinit's GOGC, a tenth of the default, from gcDelay after
@@ -74,7 +76,7 @@ const (
 )
 
 // run is tinit minus the process exit, so that only main exits.
-func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
+func run(args []string, sigs *signals.Channels, threads *reservation, stdout, stderr io.Writer) int {
 	ppid := os.Getppid()
 	st, errs := load(args)
 	if (st != nil && st.mode == "healthcheck") || (st == nil && askedForHealthcheck(args)) {
@@ -163,8 +165,8 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 		time.AfterFunc(gcDelay, func() { debug.SetGCPercent(gcPercent) })
 	}
 	// Before the child exists: it may use up every process slot there is.
-	threads := reserveThreads()
-	log.Debugf("GOMAXPROCS %d, %d threads reserved", runtime.GOMAXPROCS(0), threads)
+	n := threads.wait()
+	log.Debugf("GOMAXPROCS %d; %d threads, budget %d", runtime.GOMAXPROCS(0), n, threads.budget)
 	dir := leaveWorkingDir(log)
 	res := supervise.Run(supervise.Config{
 		Argv:        st.argv,
