@@ -117,7 +117,44 @@ func TestBadInputNamesItsSource(t *testing.T) {
 		{"bad check-http flag", nil, []string{"--health-addr", ":8080", "--check-http", "https://x/", "a"}, `--check-http "https://x/": https is not supported`},
 		{"zero check interval", nil, []string{"--check-interval", "0", "a"}, "--check-interval"},
 		{"bad heartbeat", nil, []string{"--heartbeat", "fast", "a"}, "--heartbeat"},
-		{"a heartbeat too fast", nil, []string{"--heartbeat", "500ns", "a"}, "at least 10ms"},
+		{"a heartbeat too fast", nil, []string{"--heartbeat", "500ns", "a"}, `--heartbeat: "500ns": want 0 (off) or a duration from 10ms to 24h`},
+		{"a 1ms heartbeat: the stricter 10ms minimum stays", nil, []string{"--heartbeat", "1ms", "a"}, "from 10ms"},
+		{"a heartbeat whose 3 x overflows", nil, []string{"--heartbeat", "1000000h", "a"}, `--heartbeat: "1000000h"`},
+		{"a heartbeat above a day", map[string]string{"TINIT_HEARTBEAT": "25h"}, []string{"a"}, `TINIT_HEARTBEAT: "25h"`},
+		{"a check interval of 1ns", nil, []string{"--check-interval", "1ns", "a"}, `--check-interval: "1ns": want a duration from 10ms to 24h`},
+		{"a bad check interval is not hinted 0", nil, []string{"--check-interval", "abc", "a"}, `--check-interval: "abc": want a duration from 10ms to 24h, such as 2s`},
+		{"a check interval above a day", map[string]string{"TINIT_CHECK_INTERVAL": "48h"}, []string{"a"}, "TINIT_CHECK_INTERVAL"},
+		{"drain + grace that overflows", nil, []string{"--drain", "1s", "--grace", "2562047h47m16s", "a"}, `--grace: "2562047h47m16s": want a duration from 0 (SIGKILL at once) to 24h`},
+		{"a drain above a day", map[string]string{"TINIT_DRAIN": "25h"}, []string{"a"}, `TINIT_DRAIN: "25h"`},
+		{"a backoff above a day", nil, []string{"--backoff", "25h", "a"}, `--backoff: "25h": want a duration from 0 (restart at once) to 24h`},
+		{"a backoff-max above a day", nil, []string{"--backoff-max", "1000h", "a"}, `--backoff-max: "1000h"`},
+		{"a backoff-reset above a day", map[string]string{"TINIT_BACKOFF_RESET": "48h"}, []string{"a"}, "TINIT_BACKOFF_RESET"},
+		{"a restart window above a day", nil, []string{"--restart-window", "8760h", "a"}, "--restart-window"},
+		{"a check-fail-after above a day", nil, []string{"--check-fail-after", "25h", "a"}, "--check-fail-after"},
+		{"an empty --stop-signals", nil, []string{"--stop-signals", "", "a"}, `--stop-signals: "": no signal: want at least one`},
+		{"a --stop-signals of commas", nil, []string{"--stop-signals", " , ", "a"}, "--stop-signals"},
+		{"a TINIT_STOP_SIGNALS of commas and spaces", map[string]string{"TINIT_STOP_SIGNALS": " ,, "}, []string{"a"}, "TINIT_STOP_SIGNALS"},
+		{"a TINIT_REWRITE of commas", map[string]string{"TINIT_REWRITE": ","}, []string{"a"}, `TINIT_REWRITE: ",": an empty list`},
+		{"a TINIT_EXPECT_EXIT of commas", map[string]string{"TINIT_EXPECT_EXIT": " , "}, []string{"a"}, "TINIT_EXPECT_EXIT"},
+		{"-p ALRM while the heartbeat runs", nil, []string{"-p", "ALRM", "--health-addr", ":8081", "a"}, `-p "ALRM": SIGALRM is the heartbeat's tick while the heartbeat runs (1s by default with --health-addr)`},
+		{"ALRM as a stop signal with --heartbeat", nil, []string{"--stop-signals", "TERM,ALRM", "--heartbeat", "2s", "a"}, `--stop-signals "ALRM": SIGALRM is the heartbeat's tick while the heartbeat runs (--heartbeat 2s)`},
+		{"ALRM rewritten while the heartbeat runs", map[string]string{"TINIT_HEALTH_ADDR": ":8081"}, []string{"--rewrite", "ALRM:USR1", "a"}, "give --heartbeat 0"},
+		{"TINIT_PARENT_DEATH_SIGNAL=14 with TINIT_HEARTBEAT", map[string]string{"TINIT_PARENT_DEATH_SIGNAL": "14", "TINIT_HEARTBEAT": "1s"}, []string{"a"}, "TINIT_PARENT_DEATH_SIGNAL"},
+		{"--install with an empty directory", nil, []string{"--install", ""}, `--install "": want the directory`},
+		{"--install= with nothing", nil, []string{"--install="}, "--install"},
+		{"--install with a PROGRAM after --", nil, []string{"--install", "/tmp", "--", "prog"}, `--install copies tinit and exits: PROGRAM "prog" would never run`},
+		{"--install with a PROGRAM", nil, []string{"--install", "/tmp", "prog"}, "PROGRAM"},
+		{"--check-http on port 0", nil, []string{"--health-addr", ":8080", "--check-http", "http://127.0.0.1:0/", "a"}, `--check-http "http://127.0.0.1:0/": want a port from 1 to 65535`},
+		{"--check-http on port 99999", map[string]string{"TINIT_HEALTH_ADDR": ":8080", "TINIT_CHECK_HTTP": "http://x:99999/"}, []string{"a"}, `TINIT_CHECK_HTTP "http://x:99999/": want a port`},
+		{"a huge signal number", nil, []string{"-p", "99999999999999999999", "a"}, "out of range"},
+		{"a stop signal number out of range", nil, []string{"--stop-signals", "TERM,65", "a"}, "out of range"},
+		{"-s=true", nil, []string{"-s=true", "a"}, `"-s=true": a short flag takes no "=": give -s alone, or --subreaper=true`},
+		{"-p=KILL", nil, []string{"-p=KILL", "a"}, `"-p=KILL": a short flag takes no "=": give -p SIGNAL, -pSIGNAL or --parent-death-signal=SIGNAL`},
+		{"-v=3", nil, []string{"-v=3", "a"}, `give -v alone`},
+		{"= after the last switch of a cluster", nil, []string{"-sw=1", "a"}, `"-sw=1": a short flag takes no "=": give -w alone`},
+		{"a relative --termination-log", nil, []string{"--termination-log", "log/term", "a"}, `--termination-log: "log/term": want an absolute path`},
+		{"a relative TINIT_TERMINATION_LOG", map[string]string{"TINIT_TERMINATION_LOG": "term.log"}, []string{"a"}, "TINIT_TERMINATION_LOG"},
+		{"an empty --termination-log", nil, []string{"--termination-log", "", "a"}, "--termination-log"},
 		{"bad drain", map[string]string{"TINIT_DRAIN": "5"}, []string{"a"}, "TINIT_DRAIN"},
 		{"bad restart policy", nil, []string{"--restart", "sometimes", "a"}, "never, on-failure or always"},
 		{"bad restart variable", map[string]string{"TINIT_RESTART": "yes"}, []string{"a"}, "TINIT_RESTART"},
@@ -220,11 +257,24 @@ func TestPrecedence(t *testing.T) {
 		{"an explicit heartbeat 0 wins with an endpoint", nil, []string{"--heartbeat", "0", "--health-addr", ":8081", "a"}, func(s *settings) bool {
 			return s.heartbeat == 0
 		}},
-		{"relative --check-file and --termination-log are taken from the starting directory", nil,
-			[]string{"--health-addr", ":8081", "--check-file", "ready", "--termination-log", "log/term", "a"}, func(s *settings) bool {
+		{"a relative --check-file is taken from the starting directory", nil,
+			[]string{"--health-addr", ":8081", "--check-file", "ready", "--termination-log", "/var/log/term", "a"}, func(s *settings) bool {
 				wd, _ := os.Getwd()
-				return s.checks.File[0] == filepath.Join(wd, "ready") && s.termLog == filepath.Join(wd, "log/term")
+				return s.checks.File[0] == filepath.Join(wd, "ready") && s.termLog == "/var/log/term"
 			}},
+		{"-p ' TERM ' and -p '15 ' are the same signal", nil, []string{"-p", " TERM ", "a"}, func(s *settings) bool { return s.pdeathsig == unix.SIGTERM }},
+		{"-p '15 ' is SIGTERM", nil, []string{"-p", "15 ", "a"}, func(s *settings) bool { return s.pdeathsig == unix.SIGTERM }},
+		{"-p ALRM without the heartbeat", nil, []string{"-p", "ALRM", "a"}, func(s *settings) bool { return s.pdeathsig == unix.SIGALRM }},
+		{"ALRM everywhere with --heartbeat 0 and an endpoint", nil, []string{"-p", "ALRM", "--stop-signals", "ALRM", "--rewrite", "ALRM:TERM", "--health-addr", ":8081", "--heartbeat", "0", "a"}, func(s *settings) bool {
+			return s.pdeathsig == unix.SIGALRM && s.stop[unix.SIGALRM] && s.rewrite[unix.SIGALRM] == unix.SIGTERM && s.heartbeat == 0
+		}},
+		{"the limits themselves are accepted", nil, []string{"--heartbeat", "24h", "--check-interval", "10ms", "--drain", "24h", "--grace", "24h",
+			"--backoff", "24h", "--backoff-max", "24h", "--backoff-reset", "24h", "--restart-window", "24h", "--check-fail-after", "24h", "a"}, func(s *settings) bool {
+			return s.heartbeat == 24*time.Hour && s.checks.Interval == 10*time.Millisecond && s.drain+s.grace == 48*time.Hour
+		}},
+		{"the smallest heartbeat is 10ms", nil, []string{"--heartbeat", "10ms", "a"}, func(s *settings) bool { return s.heartbeat == 10*time.Millisecond }},
+		{"an empty TINIT_STOP_SIGNALS is unset", map[string]string{"TINIT_STOP_SIGNALS": ""}, []string{"a"}, func(s *settings) bool { return len(s.stop) == 3 }},
+		{"--install DIR with nothing after --", nil, []string{"--install", "/tmp", "--"}, func(s *settings) bool { return s.mode == "install" && s.installDir == "/tmp" }},
 		{"health settings from variables", map[string]string{
 			"TINIT_HEALTH_ADDR": ":8081", "TINIT_CHECK_TCP": "127.0.0.1:80,127.0.0.1:81", "TINIT_CHECK_FILE": "/tmp/ok",
 			"TINIT_CHECK_INTERVAL": "500ms", "TINIT_CHECK_FAIL_AFTER": "30s", "TINIT_DRAIN": "5s", "TINIT_HEARTBEAT": "0",
