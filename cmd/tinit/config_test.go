@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -315,28 +317,112 @@ func TestPrecedence(t *testing.T) {
 	}
 }
 
-// FuzzParse feeds arbitrary command lines to the parser: it must never
-// panic, and every error must be one non-empty line.
+// FuzzParse feeds arbitrary command lines and TINIT_* (and TINI_*)
+// variables to the whole parser. The input is the arguments, NUL-separated,
+// then optionally "\x01" and the variables as NUL-separated NAME=VALUE.
+// For any input, validate either yields settings that hold (sane(), so
+// nothing tinit computes from them overflows) or reports problems, each
+// one non-empty line; it never panics. (A value given twice is two
+// problems, so the same line may come twice.)
 func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
 		"-svvg\x00--\x00sh", "-pKILL\x00a", "--rewrite=TERM:QUIT\x00a", "-e\x00143\x00a",
 		"--remap-exit\x001:2\x00a", "--log-level\x00debug\x00a", "-", "--", "-p", "--rewrite=RTMIN+3:0\x00x",
+		"-s=true\x00a", "--install\x00\x00--\x00p", "--stop-signals\x00\x00a", "-p\x00ALRM\x00a\x01TINIT_HEALTH_ADDR=:80",
+		"--drain\x001s\x00--grace\x002562047h47m16s\x00a", "--heartbeat\x001000000h\x00a",
+		"a\x01TINIT_STOP_SIGNALS=,\x00TINIT_CHECK_INTERVAL=1ns\x00TINIT_TERMINATION_LOG=rel",
+		"a\x01TINIT_HEALTH_ADDR=:1\x00TINIT_CHECK_HTTP=http://x:0/\x00TINI_VERBOSITY=9\x00TINIT_BACKOFF_MAX=24h",
 	} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		args := strings.Split(in, "\x00")
+		argPart, envPart, _ := strings.Cut(in, "\x01")
+		args := strings.Split(argPart, "\x00")
+		env := map[string]string{}
+		if envPart != "" {
+			for _, kv := range strings.Split(envPart, "\x00") {
+				k, v, _ := strings.Cut(kv, "=")
+				env[k] = v
+			}
+		}
 		cl, err := parseArgs(args)
 		if err != nil {
 			checkOneLine(t, err)
 			return
 		}
-		_, errs := validate(cl, &envVars{}, func(string) (string, bool) { return "", false })
+		st, errs := validate(cl, envFrom(env), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 		for _, err := range errs {
 			checkOneLine(t, err)
 		}
+		if len(errs) == 0 {
+			if msg := sane(st); msg != "" {
+				t.Fatalf("%q with %q: accepted, but %s: %+v", args, env, msg, *st)
+			}
+		}
 	})
 }
+
+// envFrom fills envVars from a map, as envconfig would from the
+// environment: by each field's tag.
+func envFrom(env map[string]string) *envVars {
+	var e envVars
+	v := reflect.ValueOf(&e).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		if val, ok := env[v.Type().Field(i).Tag.Get("envconfig")]; ok {
+			v.Field(i).Set(reflect.ValueOf(&val))
+		}
+	}
+	return &e
+}
+
+// sane says what is wrong with settings validate accepted, or "".
+func sane(s *settings) string {
+	switch s.mode {
+	case "help", "version", "healthcheck":
+		return ""
+	case "install":
+		if strings.TrimSpace(s.installDir) == "" || len(s.argv) > 0 {
+			return "--install without a directory or with a PROGRAM"
+		}
+		return ""
+	}
+	r := s.restart
+	for name, d := range map[string]time.Duration{
+		"backoff": r.Backoff, "backoff-max": r.BackoffMax, "backoff-reset": r.BackoffReset,
+		"restart-window": r.Window, "grace": s.grace, "heartbeat": s.heartbeat, "drain": s.drain,
+		"check-interval": s.checks.Interval, "check-fail-after": s.checks.FailAfter,
+	} {
+		if d < 0 || d > maxDuration {
+			return fmt.Sprintf("--%s %v is outside 0 to %v", name, d, maxDuration)
+		}
+	}
+	const maxInt64 = time.Duration(1<<63 - 1)
+	switch {
+	case s.heartbeat != 0 && s.heartbeat < minHeartbeat:
+		return "the heartbeat is below its minimum"
+	case s.heartbeat > maxInt64/3:
+		return "3 x heartbeat overflows"
+	case s.checks.Interval < minCheckInterval:
+		return "the check interval is below its minimum"
+	case s.drain > maxInt64-s.grace:
+		return "drain + grace overflows"
+	case r.BackoffMax > maxInt64/2:
+		return "doubling the backoff overflows"
+	case r.BackoffMax < r.Backoff:
+		return "backoff-max is below backoff"
+	case len(s.stop) == 0:
+		return "no stop signal"
+	case s.termLog != "" && !filepath.IsAbs(s.termLog):
+		return "a relative termination log"
+	case len(s.argv) == 0:
+		return "no PROGRAM"
+	case s.heartbeat > 0 && (s.pdeathsig == unix.SIGALRM || s.stop[unix.SIGALRM] || hasSignal(s.rewrite, unix.SIGALRM)):
+		return "SIGALRM is used while the heartbeat runs"
+	}
+	return ""
+}
+
+func hasSignal(r map[unix.Signal]unix.Signal, sig unix.Signal) bool { _, ok := r[sig]; return ok }
 
 func checkOneLine(t *testing.T, err error) {
 	t.Helper()
