@@ -255,6 +255,9 @@ func ValidateChecks(cfg CheckConfig, source func(flag string) string) []error {
 			errs = append(errs, fmt.Errorf("%s %q: https is not supported (tinit has no TLS): use an http:// URL or --check-tcp HOST:PORT", source("--check-http"), s))
 		case err != nil || u.Scheme != "http" || u.Host == "":
 			errs = append(errs, fmt.Errorf("%s %q: want an http:// URL", source("--check-http"), s))
+		case u.Port() != "" && !validPort(u.Port()):
+			// As --check-tcp: port 0 or 99999 can never answer.
+			errs = append(errs, fmt.Errorf("%s %q: want a port from 1 to 65535 (or none, for 80)", source("--check-http"), s))
 		}
 	}
 	for _, p := range cfg.File {
@@ -285,6 +288,11 @@ func validHostPort(a string) bool {
 	if err != nil {
 		return false
 	}
+	return validPort(port)
+}
+
+// validPort accepts a decimal TCP port a connection can be made to.
+func validPort(port string) bool {
 	n, err := strconv.Atoi(port)
 	return err == nil && n >= 1 && n <= 65535
 }

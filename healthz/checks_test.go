@@ -208,6 +208,8 @@ func TestValidateChecks(t *testing.T) {
 		{"a TCP check with a port out of range is named", CheckConfig{TCP: []string{"x:99999"}}, []string{`--check-tcp "x:99999": want HOST:PORT`}},
 		{"an ftp URL is named", CheckConfig{HTTP: []string{"ftp://x"}}, []string{`--check-http "ftp://x": want an http:// URL`}},
 		{"an https URL is refused, naming the way out", CheckConfig{HTTP: []string{"https://app/"}}, []string{`--check-http "https://app/": https is not supported (tinit has no TLS): use an http:// URL or --check-tcp HOST:PORT`}},
+		{"an HTTP check on port 0 is named", CheckConfig{HTTP: []string{"http://x:0/"}}, []string{`--check-http "http://x:0/": want a port from 1 to 65535 (or none, for 80)`}},
+		{"an HTTP check with a port out of range is named", CheckConfig{HTTP: []string{"http://127.0.0.1:99999/health"}}, []string{`--check-http "http://127.0.0.1:99999/health": want a port from 1 to 65535 (or none, for 80)`}},
 		{"a URL without a host is named", CheckConfig{HTTP: []string{"http://"}}, []string{`--check-http "http://": want an http:// URL`}},
 		{"a relative file is named", CheckConfig{File: []string{"ready"}}, []string{`--check-file "ready": want an absolute path`}},
 		{"negative durations are named", CheckConfig{Interval: -1, FailAfter: -time.Second}, []string{

@@ -47,16 +47,22 @@ func Name(sig unix.Signal) string {
 }
 
 // Parse reads a signal given by name or number: "TERM", "SIGTERM",
-// "sigterm", "15", "RTMIN+2", "SIGRTMAX-1". Numbers 32 and 33 and anything
-// outside 1..64 are rejected.
+// "sigterm", "15", "RTMIN+2", "SIGRTMAX-1". Surrounding spaces are
+// ignored, for numbers and names alike (" 15 " is "TERM"). Numbers 32 and
+// 33 and anything outside 1..64, however many digits, are rejected as out
+// of range.
 func Parse(s string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if !valid(n) {
-			return 0, fmt.Errorf("signal %q: want a number in 1-31 or %d-%d, or a name such as TERM", s, RTMin, RTMax)
+	t := strings.TrimSpace(s)
+	if isNumber(t) {
+		// Atoi fails on a number too long for an int: still a number, so
+		// the answer is the range, not "unknown name".
+		n, err := strconv.Atoi(t)
+		if err != nil || !valid(n) {
+			return 0, fmt.Errorf("signal %q: out of range: want a number in 1-31 or %d-%d, or a name such as TERM", s, RTMin, RTMax)
 		}
 		return unix.Signal(n), nil
 	}
-	up := strings.ToUpper(strings.TrimSpace(s))
+	up := strings.ToUpper(t)
 	if !strings.HasPrefix(up, "SIG") {
 		up = "SIG" + up
 	}
@@ -105,6 +111,14 @@ func parseRT(up string) (unix.Signal, bool) {
 		off = n
 	}
 	return unix.Signal(base + sign*off), true
+}
+
+// isNumber reports whether s is an optional sign and one or more digits.
+func isNumber(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	return s != "" && strings.TrimLeft(s, "0123456789") == ""
 }
 
 func valid(n int) bool {

@@ -2,6 +2,7 @@ package signals
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +28,11 @@ func TestParse(t *testing.T) {
 		{"RTMAX-2", 62},
 		{"34", 34},
 		{"64", 64},
+		{" 15 ", unix.SIGTERM},
+		{"15 ", unix.SIGTERM},
+		{" TERM ", unix.SIGTERM},
+		{"\tRTMIN+1\n", 35},
+		{"+15", unix.SIGTERM},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in+" parses", func(t *testing.T) {
@@ -36,7 +42,15 @@ func TestParse(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"", "0", "32", "33", "65", "-1", "TERMS", "SIG", "RTMIN-1", "RTMAX+1", "RTMIN+31", "RTMIN+x", "1.5", "RTMIN++3", "RTMIN+-0", "RTMAX--1", "RTMIN+"} {
+	for _, huge := range []string{"99999999999999999999999", "-99999999999999999999999", "65", "1000", " 0 "} {
+		t.Run(huge+" is out of range, not an unknown name", func(t *testing.T) {
+			_, err := Parse(huge)
+			if err == nil || !strings.Contains(err.Error(), "out of range") || strings.Contains(err.Error(), "unknown name") {
+				t.Fatalf("Parse(%q): %v; want an out-of-range error", huge, err)
+			}
+		})
+	}
+	for _, bad := range []string{"", " ", "0", "32", "33", "65", "-1", "TERMS", "SIG", "RTMIN-1", "RTMAX+1", "RTMIN+31", "RTMIN+x", "1.5", "RTMIN++3", "RTMIN+-0", "RTMAX--1", "RTMIN+"} {
 		t.Run(bad+" is rejected", func(t *testing.T) {
 			if got, err := Parse(bad); err == nil {
 				t.Fatalf("Parse(%q) = %d, want an error", bad, got)

@@ -83,6 +83,19 @@ func (o *option) names() string {
 	return "--" + o.long
 }
 
+// shortHint spells the ways to give short flag spelled that parseArgs
+// accepts, with the value's name from the help rather than the user's
+// text, which may hold anything.
+func (o *option) shortHint(spelled string) string {
+	switch {
+	case o.noValue || o.bare:
+		return spelled + " alone"
+	case o.value == "":
+		return fmt.Sprintf("%s alone, or --%s=true or =false", spelled, o.long)
+	}
+	return fmt.Sprintf("%s %s, %s%s or --%s=%s", spelled, o.value, spelled, o.value, o.long, o.value)
+}
+
 // cmdline is what parseArgs found.
 type cmdline struct {
 	values  map[string][]string // by long name, in order given
@@ -148,6 +161,13 @@ func parseArgs(args []string) (*cmdline, error) {
 					return nil, fmt.Errorf("unknown flag %q", "-"+string([]byte{a[j]}))
 				}
 				spelled := "-" + string(a[j])
+				if j+1 < len(a) && a[j+1] == '=' {
+					// getopt would read "-s=true" as -s then an unknown
+					// -=, and "-p=KILL" as the signal "=KILL"; tini has
+					// no such form. Either way the user meant a value:
+					// say how to give one.
+					return nil, fmt.Errorf("%q: a short flag takes no \"=\": give %s", a, o.shortHint(spelled))
+				}
 				if o.noValue {
 					c.verbose++
 					continue

@@ -183,7 +183,16 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 	case cl.has("install"):
 		s.mode = "install"
 		s.installDir = cl.values["install"][0]
-		return s, nil
+		src := cl.spelled["install"]
+		if strings.TrimSpace(s.installDir) == "" {
+			// os.CreateTemp reads "" as the working directory: an empty
+			// variable in a chart would write ./tinit and exit 0.
+			errs = append(errs, fmt.Errorf("%s %q: want the directory to write tinit into, such as /tinit-bin", src, s.installDir))
+		}
+		if len(cl.argv) > 0 {
+			errs = append(errs, fmt.Errorf("%s copies tinit and exits: PROGRAM %q would never run; start DIR/tinit with it instead", src, cl.argv[0]))
+		}
+		return s, errs
 	case cl.has("healthcheck"):
 		// Only the address matters; a problem elsewhere is not the
 		// probe's business.
@@ -204,6 +213,18 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 	}
 	// TINI_KILL_PROCESS_GROUP asks for the group, which is the default.
 
+	// A list variable holding only commas and spaces is not empty, so not
+	// unset, yet lists nothing: a typo to report, not a silent no-op.
+	for _, o := range options {
+		if v := vars[o.long]; o.repeat && !cl.has(o.long) && v != nil && strings.TrimSpace(*v) != "" && len(splitList(*v)) == 0 {
+			bad(o.env, "%q: an empty list: unset it, or give at least one item", *v)
+		}
+	}
+
+	// SIGALRM is the heartbeat's tick while the heartbeat runs, which is
+	// only known further down: these name where it was asked for.
+	var alarmUses []string
+
 	if in, ok := pick("rewrite"); ok {
 		s.rewrite = signals.Rewrite{}
 		for _, v := range in.vals {
@@ -215,6 +236,9 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 			if _, dup := s.rewrite[from]; dup {
 				bad(in.src, "%s rewritten twice", signals.Name(from))
 				continue
+			}
+			if from == unix.SIGALRM {
+				alarmUses = append(alarmUses, in.src+" "+strconv.Quote(v))
 			}
 			s.rewrite[from] = to
 		}
@@ -265,6 +289,9 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 			bad(in.src, "%s would have no effect: want SIGKILL or a signal tinit forwards, such as TERM", signals.Name(sig))
 		default:
 			s.pdeathsig = sig
+			if sig == unix.SIGALRM {
+				alarmUses = append(alarmUses, in.src+" "+strconv.Quote(in.vals[0]))
+			}
 		}
 	}
 
@@ -312,41 +339,44 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 		}
 		s.restart.Policy = p
 	}
-	duration := func(long string, into *time.Duration) {
+	// Every duration is at most maxDuration, so that no sum or product
+	// the supervisor and the health endpoint form can overflow.
+	duration := func(long string, into *time.Duration, lim span) (input, bool) {
 		in, ok := pick(long)
 		if !ok {
-			return
+			return in, false
 		}
-		v := strings.TrimSpace(in.vals[0])
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			bad(in.src, "%q: want a duration such as 500ms, 8s or 1m (0 for none)", in.vals[0])
-			return
+		d, err := time.ParseDuration(strings.TrimSpace(in.vals[0]))
+		if err != nil || !lim.allows(d) {
+			bad(in.src, "%q: %s", in.vals[0], lim.want())
+			return in, false
 		}
 		*into = d
+		return in, true
 	}
-	duration("backoff", &s.restart.Backoff)
-	duration("backoff-max", &s.restart.BackoffMax)
-	duration("backoff-reset", &s.restart.BackoffReset)
-	duration("restart-window", &s.restart.Window)
-	duration("grace", &s.grace)
-	duration("heartbeat", &s.heartbeat)
-	duration("drain", &s.drain)
-	duration("check-interval", &s.checks.Interval)
-	duration("check-fail-after", &s.checks.FailAfter)
+	duration("backoff", &s.restart.Backoff, span{zero: "restart at once", example: "100ms"})
+	duration("backoff-max", &s.restart.BackoffMax, span{zero: "no delay", example: "30s"})
+	duration("backoff-reset", &s.restart.BackoffReset, span{zero: "every restart resets the delay", example: "10s"})
+	duration("restart-window", &s.restart.Window, span{zero: "since start", example: "1h"})
+	duration("grace", &s.grace, span{zero: "SIGKILL at once", example: "8s"})
+	hbIn, hbGiven := duration("heartbeat", &s.heartbeat, span{min: minHeartbeat, zero: "off", example: "1s"})
+	duration("drain", &s.drain, span{zero: "none", example: "5s"})
+	duration("check-interval", &s.checks.Interval, span{min: minCheckInterval, example: "2s"})
+	duration("check-fail-after", &s.checks.FailAfter, span{zero: "never", example: "30s"})
+	// Why the heartbeat runs, for the messages that depend on it.
+	heartbeatWhy := ""
+	if hbGiven {
+		heartbeatWhy = fmt.Sprintf("%s %v", hbIn.src, s.heartbeat)
+	}
 	if s.heartbeat < 0 {
 		// The heartbeat is for the health endpoint. Without one, nobody
 		// reads it, and SIGALRM is forwarded as tini and dumb-init do.
+		// (A bad --heartbeat value, reported above, lands here too.)
 		s.heartbeat = 0
-		if _, ok := pick("health-addr"); ok {
+		if in, ok := pick("health-addr"); ok {
 			s.heartbeat = defaultHeartbeat
+			heartbeatWhy = fmt.Sprintf("%v by default with %s", defaultHeartbeat, in.src)
 		}
-	}
-	if s.heartbeat > 0 && s.heartbeat < minHeartbeat {
-		errs = append(errs, fmt.Errorf("--heartbeat (TINIT_HEARTBEAT) %v: want 0 (off) or at least %v", s.heartbeat, minHeartbeat))
-	}
-	if s.checks.Interval == 0 {
-		errs = append(errs, errors.New("--check-interval (TINIT_CHECK_INTERVAL) must be above 0"))
 	}
 	if in, ok := pick("health-addr"); ok {
 		addr := strings.TrimSpace(in.vals[0])
@@ -391,6 +421,7 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 	}
 	if in, ok := pick("stop-signals"); ok {
 		s.stop = map[unix.Signal]bool{}
+		before := len(errs)
 		for _, v := range splitList(in.vals[0]) {
 			sig, err := signals.Parse(v)
 			switch {
@@ -402,13 +433,34 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 				bad(in.src, "%s is job control (it stops or continues the child), so it cannot be a stop signal", signals.Name(sig))
 			default:
 				s.stop[sig] = true
+				if sig == unix.SIGALRM {
+					alarmUses = append(alarmUses, in.src+" "+strconv.Quote(v))
+				}
 			}
+		}
+		if len(s.stop) == 0 && len(errs) == before {
+			// Nothing would ever start the grace period: no stop, no
+			// SIGKILL, on any signal.
+			bad(in.src, "%q: no signal: want at least one, such as TERM (the default is TERM,INT,QUIT)", in.vals[0])
+		}
+	}
+	if s.heartbeat > 0 {
+		for _, use := range alarmUses {
+			// signals.Register routes SIGALRM to the heartbeat's channel
+			// while it runs: nothing else would ever see it.
+			errs = append(errs, fmt.Errorf("%s: SIGALRM is the heartbeat's tick while the heartbeat runs (%s), so this would do nothing: give --heartbeat 0 to turn the heartbeat off and SIGALRM back into a signal", use, heartbeatWhy))
 		}
 	}
 	if in, ok := pick("termination-log"); ok {
-		// tinit leaves its working directory before the child starts:
-		// relative paths keep the meaning they had where it started.
-		s.termLog = absolute(strings.TrimSpace(in.vals[0]))
+		// Refused rather than resolved: written at exit, a relative path
+		// would land wherever tinit was started, which in a container is
+		// rarely where anyone looks (Kubernetes reads
+		// /dev/termination-log).
+		if p := strings.TrimSpace(in.vals[0]); filepath.IsAbs(p) {
+			s.termLog = p
+		} else {
+			bad(in.src, "%q: want an absolute path, such as /dev/termination-log", in.vals[0])
+		}
 	}
 
 	s.argv = cl.argv
@@ -438,8 +490,50 @@ func hasKey(m map[int]int, k int) bool { _, ok := m[k]; return ok }
 const defaultHeartbeat = time.Second
 
 // minHeartbeat: faster ticks are a flood of SIGALRM, and below a
-// microsecond setitimer reads the period as "off".
+// microsecond setitimer reads the period as "off". Issue 12 suggested 1ms;
+// the stricter 10ms stays, as every tick also sweeps for zombies.
 const minHeartbeat = 10 * time.Millisecond
+
+// minCheckInterval: a round of app checks costs goroutines, sockets and
+// stats; at 1ns they kept 1.8 cores busy.
+const minCheckInterval = 10 * time.Millisecond
+
+// maxDuration bounds every duration setting. A day is longer than any
+// probe period, grace period or backoff a container is given, and keeps
+// every sum and product that the supervisor and the health endpoint form
+// far from overflowing int64 nanoseconds (about 292 years): 3 x heartbeat
+// (liveness), drain + grace (the SIGKILL deadline), 2 x backoff-max (the
+// doubling), now - restart-window.
+const maxDuration = 24 * time.Hour
+
+// maxText is maxDuration as the messages spell it: "24h", not "24h0m0s".
+const maxText = "24h"
+
+// span is the range a duration setting accepts: 0 (when zero says what
+// it means), or min to maxDuration.
+type span struct {
+	min     time.Duration // smallest value above 0; 0: any
+	zero    string        // what 0 means; "": 0 is refused
+	example string        // a typical value, for the message
+}
+
+func (l span) allows(d time.Duration) bool {
+	if d == 0 {
+		return l.zero != ""
+	}
+	return d >= max(l.min, 1) && d <= maxDuration
+}
+
+// want is the hint for a refused value, naming this setting's range.
+func (l span) want() string {
+	switch {
+	case l.zero == "":
+		return fmt.Sprintf("want a duration from %v to %s, such as %s", l.min, maxText, l.example)
+	case l.min > 0:
+		return fmt.Sprintf("want 0 (%s) or a duration from %v to %s, such as %s", l.zero, l.min, maxText, l.example)
+	}
+	return fmt.Sprintf("want a duration from 0 (%s) to %s, such as %s", l.zero, maxText, l.example)
+}
 
 func validPort(p string) bool {
 	n, err := strconv.Atoi(p)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -117,7 +119,44 @@ func TestBadInputNamesItsSource(t *testing.T) {
 		{"bad check-http flag", nil, []string{"--health-addr", ":8080", "--check-http", "https://x/", "a"}, `--check-http "https://x/": https is not supported`},
 		{"zero check interval", nil, []string{"--check-interval", "0", "a"}, "--check-interval"},
 		{"bad heartbeat", nil, []string{"--heartbeat", "fast", "a"}, "--heartbeat"},
-		{"a heartbeat too fast", nil, []string{"--heartbeat", "500ns", "a"}, "at least 10ms"},
+		{"a heartbeat too fast", nil, []string{"--heartbeat", "500ns", "a"}, `--heartbeat: "500ns": want 0 (off) or a duration from 10ms to 24h`},
+		{"a 1ms heartbeat: the stricter 10ms minimum stays", nil, []string{"--heartbeat", "1ms", "a"}, "from 10ms"},
+		{"a heartbeat whose 3 x overflows", nil, []string{"--heartbeat", "1000000h", "a"}, `--heartbeat: "1000000h"`},
+		{"a heartbeat above a day", map[string]string{"TINIT_HEARTBEAT": "25h"}, []string{"a"}, `TINIT_HEARTBEAT: "25h"`},
+		{"a check interval of 1ns", nil, []string{"--check-interval", "1ns", "a"}, `--check-interval: "1ns": want a duration from 10ms to 24h`},
+		{"a bad check interval is not hinted 0", nil, []string{"--check-interval", "abc", "a"}, `--check-interval: "abc": want a duration from 10ms to 24h, such as 2s`},
+		{"a check interval above a day", map[string]string{"TINIT_CHECK_INTERVAL": "48h"}, []string{"a"}, "TINIT_CHECK_INTERVAL"},
+		{"drain + grace that overflows", nil, []string{"--drain", "1s", "--grace", "2562047h47m16s", "a"}, `--grace: "2562047h47m16s": want a duration from 0 (SIGKILL at once) to 24h`},
+		{"a drain above a day", map[string]string{"TINIT_DRAIN": "25h"}, []string{"a"}, `TINIT_DRAIN: "25h"`},
+		{"a backoff above a day", nil, []string{"--backoff", "25h", "a"}, `--backoff: "25h": want a duration from 0 (restart at once) to 24h`},
+		{"a backoff-max above a day", nil, []string{"--backoff-max", "1000h", "a"}, `--backoff-max: "1000h"`},
+		{"a backoff-reset above a day", map[string]string{"TINIT_BACKOFF_RESET": "48h"}, []string{"a"}, "TINIT_BACKOFF_RESET"},
+		{"a restart window above a day", nil, []string{"--restart-window", "8760h", "a"}, "--restart-window"},
+		{"a check-fail-after above a day", nil, []string{"--check-fail-after", "25h", "a"}, "--check-fail-after"},
+		{"an empty --stop-signals", nil, []string{"--stop-signals", "", "a"}, `--stop-signals: "": no signal: want at least one`},
+		{"a --stop-signals of commas", nil, []string{"--stop-signals", " , ", "a"}, "--stop-signals"},
+		{"a TINIT_STOP_SIGNALS of commas and spaces", map[string]string{"TINIT_STOP_SIGNALS": " ,, "}, []string{"a"}, "TINIT_STOP_SIGNALS"},
+		{"a TINIT_REWRITE of commas", map[string]string{"TINIT_REWRITE": ","}, []string{"a"}, `TINIT_REWRITE: ",": an empty list`},
+		{"a TINIT_EXPECT_EXIT of commas", map[string]string{"TINIT_EXPECT_EXIT": " , "}, []string{"a"}, "TINIT_EXPECT_EXIT"},
+		{"-p ALRM while the heartbeat runs", nil, []string{"-p", "ALRM", "--health-addr", ":8081", "a"}, `-p "ALRM": SIGALRM is the heartbeat's tick while the heartbeat runs (1s by default with --health-addr)`},
+		{"ALRM as a stop signal with --heartbeat", nil, []string{"--stop-signals", "TERM,ALRM", "--heartbeat", "2s", "a"}, `--stop-signals "ALRM": SIGALRM is the heartbeat's tick while the heartbeat runs (--heartbeat 2s)`},
+		{"ALRM rewritten while the heartbeat runs", map[string]string{"TINIT_HEALTH_ADDR": ":8081"}, []string{"--rewrite", "ALRM:USR1", "a"}, "give --heartbeat 0"},
+		{"TINIT_PARENT_DEATH_SIGNAL=14 with TINIT_HEARTBEAT", map[string]string{"TINIT_PARENT_DEATH_SIGNAL": "14", "TINIT_HEARTBEAT": "1s"}, []string{"a"}, "TINIT_PARENT_DEATH_SIGNAL"},
+		{"--install with an empty directory", nil, []string{"--install", ""}, `--install "": want the directory`},
+		{"--install= with nothing", nil, []string{"--install="}, "--install"},
+		{"--install with a PROGRAM after --", nil, []string{"--install", "/tmp", "--", "prog"}, `--install copies tinit and exits: PROGRAM "prog" would never run`},
+		{"--install with a PROGRAM", nil, []string{"--install", "/tmp", "prog"}, "PROGRAM"},
+		{"--check-http on port 0", nil, []string{"--health-addr", ":8080", "--check-http", "http://127.0.0.1:0/", "a"}, `--check-http "http://127.0.0.1:0/": want a port from 1 to 65535`},
+		{"--check-http on port 99999", map[string]string{"TINIT_HEALTH_ADDR": ":8080", "TINIT_CHECK_HTTP": "http://x:99999/"}, []string{"a"}, `TINIT_CHECK_HTTP "http://x:99999/": want a port`},
+		{"a huge signal number", nil, []string{"-p", "99999999999999999999", "a"}, "out of range"},
+		{"a stop signal number out of range", nil, []string{"--stop-signals", "TERM,65", "a"}, "out of range"},
+		{"-s=true", nil, []string{"-s=true", "a"}, `"-s=true": a short flag takes no "=": give -s alone, or --subreaper=true`},
+		{"-p=KILL", nil, []string{"-p=KILL", "a"}, `"-p=KILL": a short flag takes no "=": give -p SIGNAL, -pSIGNAL or --parent-death-signal=SIGNAL`},
+		{"-v=3", nil, []string{"-v=3", "a"}, `give -v alone`},
+		{"= after the last switch of a cluster", nil, []string{"-sw=1", "a"}, `"-sw=1": a short flag takes no "=": give -w alone`},
+		{"a relative --termination-log", nil, []string{"--termination-log", "log/term", "a"}, `--termination-log: "log/term": want an absolute path`},
+		{"a relative TINIT_TERMINATION_LOG", map[string]string{"TINIT_TERMINATION_LOG": "term.log"}, []string{"a"}, "TINIT_TERMINATION_LOG"},
+		{"an empty --termination-log", nil, []string{"--termination-log", "", "a"}, "--termination-log"},
 		{"bad drain", map[string]string{"TINIT_DRAIN": "5"}, []string{"a"}, "TINIT_DRAIN"},
 		{"bad restart policy", nil, []string{"--restart", "sometimes", "a"}, "never, on-failure or always"},
 		{"bad restart variable", map[string]string{"TINIT_RESTART": "yes"}, []string{"a"}, "TINIT_RESTART"},
@@ -220,11 +259,24 @@ func TestPrecedence(t *testing.T) {
 		{"an explicit heartbeat 0 wins with an endpoint", nil, []string{"--heartbeat", "0", "--health-addr", ":8081", "a"}, func(s *settings) bool {
 			return s.heartbeat == 0
 		}},
-		{"relative --check-file and --termination-log are taken from the starting directory", nil,
-			[]string{"--health-addr", ":8081", "--check-file", "ready", "--termination-log", "log/term", "a"}, func(s *settings) bool {
+		{"a relative --check-file is taken from the starting directory", nil,
+			[]string{"--health-addr", ":8081", "--check-file", "ready", "--termination-log", "/var/log/term", "a"}, func(s *settings) bool {
 				wd, _ := os.Getwd()
-				return s.checks.File[0] == filepath.Join(wd, "ready") && s.termLog == filepath.Join(wd, "log/term")
+				return s.checks.File[0] == filepath.Join(wd, "ready") && s.termLog == "/var/log/term"
 			}},
+		{"-p ' TERM ' and -p '15 ' are the same signal", nil, []string{"-p", " TERM ", "a"}, func(s *settings) bool { return s.pdeathsig == unix.SIGTERM }},
+		{"-p '15 ' is SIGTERM", nil, []string{"-p", "15 ", "a"}, func(s *settings) bool { return s.pdeathsig == unix.SIGTERM }},
+		{"-p ALRM without the heartbeat", nil, []string{"-p", "ALRM", "a"}, func(s *settings) bool { return s.pdeathsig == unix.SIGALRM }},
+		{"ALRM everywhere with --heartbeat 0 and an endpoint", nil, []string{"-p", "ALRM", "--stop-signals", "ALRM", "--rewrite", "ALRM:TERM", "--health-addr", ":8081", "--heartbeat", "0", "a"}, func(s *settings) bool {
+			return s.pdeathsig == unix.SIGALRM && s.stop[unix.SIGALRM] && s.rewrite[unix.SIGALRM] == unix.SIGTERM && s.heartbeat == 0
+		}},
+		{"the limits themselves are accepted", nil, []string{"--heartbeat", "24h", "--check-interval", "10ms", "--drain", "24h", "--grace", "24h",
+			"--backoff", "24h", "--backoff-max", "24h", "--backoff-reset", "24h", "--restart-window", "24h", "--check-fail-after", "24h", "a"}, func(s *settings) bool {
+			return s.heartbeat == 24*time.Hour && s.checks.Interval == 10*time.Millisecond && s.drain+s.grace == 48*time.Hour
+		}},
+		{"the smallest heartbeat is 10ms", nil, []string{"--heartbeat", "10ms", "a"}, func(s *settings) bool { return s.heartbeat == 10*time.Millisecond }},
+		{"an empty TINIT_STOP_SIGNALS is unset", map[string]string{"TINIT_STOP_SIGNALS": ""}, []string{"a"}, func(s *settings) bool { return len(s.stop) == 3 }},
+		{"--install DIR with nothing after --", nil, []string{"--install", "/tmp", "--"}, func(s *settings) bool { return s.mode == "install" && s.installDir == "/tmp" }},
 		{"health settings from variables", map[string]string{
 			"TINIT_HEALTH_ADDR": ":8081", "TINIT_CHECK_TCP": "127.0.0.1:80,127.0.0.1:81", "TINIT_CHECK_FILE": "/tmp/ok",
 			"TINIT_CHECK_INTERVAL": "500ms", "TINIT_CHECK_FAIL_AFTER": "30s", "TINIT_DRAIN": "5s", "TINIT_HEARTBEAT": "0",
@@ -265,28 +317,112 @@ func TestPrecedence(t *testing.T) {
 	}
 }
 
-// FuzzParse feeds arbitrary command lines to the parser: it must never
-// panic, and every error must be one non-empty line.
+// FuzzParse feeds arbitrary command lines and TINIT_* (and TINI_*)
+// variables to the whole parser. The input is the arguments, NUL-separated,
+// then optionally "\x01" and the variables as NUL-separated NAME=VALUE.
+// For any input, validate either yields settings that hold (sane(), so
+// nothing tinit computes from them overflows) or reports problems, each
+// one non-empty line; it never panics. (A value given twice is two
+// problems, so the same line may come twice.)
 func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
 		"-svvg\x00--\x00sh", "-pKILL\x00a", "--rewrite=TERM:QUIT\x00a", "-e\x00143\x00a",
 		"--remap-exit\x001:2\x00a", "--log-level\x00debug\x00a", "-", "--", "-p", "--rewrite=RTMIN+3:0\x00x",
+		"-s=true\x00a", "--install\x00\x00--\x00p", "--stop-signals\x00\x00a", "-p\x00ALRM\x00a\x01TINIT_HEALTH_ADDR=:80",
+		"--drain\x001s\x00--grace\x002562047h47m16s\x00a", "--heartbeat\x001000000h\x00a",
+		"a\x01TINIT_STOP_SIGNALS=,\x00TINIT_CHECK_INTERVAL=1ns\x00TINIT_TERMINATION_LOG=rel",
+		"a\x01TINIT_HEALTH_ADDR=:1\x00TINIT_CHECK_HTTP=http://x:0/\x00TINI_VERBOSITY=9\x00TINIT_BACKOFF_MAX=24h",
 	} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		args := strings.Split(in, "\x00")
+		argPart, envPart, _ := strings.Cut(in, "\x01")
+		args := strings.Split(argPart, "\x00")
+		env := map[string]string{}
+		if envPart != "" {
+			for _, kv := range strings.Split(envPart, "\x00") {
+				k, v, _ := strings.Cut(kv, "=")
+				env[k] = v
+			}
+		}
 		cl, err := parseArgs(args)
 		if err != nil {
 			checkOneLine(t, err)
 			return
 		}
-		_, errs := validate(cl, &envVars{}, func(string) (string, bool) { return "", false })
+		st, errs := validate(cl, envFrom(env), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 		for _, err := range errs {
 			checkOneLine(t, err)
 		}
+		if len(errs) == 0 {
+			if msg := sane(st); msg != "" {
+				t.Fatalf("%q with %q: accepted, but %s: %+v", args, env, msg, *st)
+			}
+		}
 	})
 }
+
+// envFrom fills envVars from a map, as envconfig would from the
+// environment: by each field's tag.
+func envFrom(env map[string]string) *envVars {
+	var e envVars
+	v := reflect.ValueOf(&e).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		if val, ok := env[v.Type().Field(i).Tag.Get("envconfig")]; ok {
+			v.Field(i).Set(reflect.ValueOf(&val))
+		}
+	}
+	return &e
+}
+
+// sane says what is wrong with settings validate accepted, or "".
+func sane(s *settings) string {
+	switch s.mode {
+	case "help", "version", "healthcheck":
+		return ""
+	case "install":
+		if strings.TrimSpace(s.installDir) == "" || len(s.argv) > 0 {
+			return "--install without a directory or with a PROGRAM"
+		}
+		return ""
+	}
+	r := s.restart
+	for name, d := range map[string]time.Duration{
+		"backoff": r.Backoff, "backoff-max": r.BackoffMax, "backoff-reset": r.BackoffReset,
+		"restart-window": r.Window, "grace": s.grace, "heartbeat": s.heartbeat, "drain": s.drain,
+		"check-interval": s.checks.Interval, "check-fail-after": s.checks.FailAfter,
+	} {
+		if d < 0 || d > maxDuration {
+			return fmt.Sprintf("--%s %v is outside 0 to %v", name, d, maxDuration)
+		}
+	}
+	const maxInt64 = time.Duration(1<<63 - 1)
+	switch {
+	case s.heartbeat != 0 && s.heartbeat < minHeartbeat:
+		return "the heartbeat is below its minimum"
+	case s.heartbeat > maxInt64/3:
+		return "3 x heartbeat overflows"
+	case s.checks.Interval < minCheckInterval:
+		return "the check interval is below its minimum"
+	case s.drain > maxInt64-s.grace:
+		return "drain + grace overflows"
+	case r.BackoffMax > maxInt64/2:
+		return "doubling the backoff overflows"
+	case r.BackoffMax < r.Backoff:
+		return "backoff-max is below backoff"
+	case len(s.stop) == 0:
+		return "no stop signal"
+	case s.termLog != "" && !filepath.IsAbs(s.termLog):
+		return "a relative termination log"
+	case len(s.argv) == 0:
+		return "no PROGRAM"
+	case s.heartbeat > 0 && (s.pdeathsig == unix.SIGALRM || s.stop[unix.SIGALRM] || hasSignal(s.rewrite, unix.SIGALRM)):
+		return "SIGALRM is used while the heartbeat runs"
+	}
+	return ""
+}
+
+func hasSignal(r map[unix.Signal]unix.Signal, sig unix.Signal) bool { _, ok := r[sig]; return ok }
 
 func checkOneLine(t *testing.T, err error) {
 	t.Helper()

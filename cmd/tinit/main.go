@@ -19,8 +19,9 @@
 //
 // Exit codes: the child's code, 128+N when signal N killed it, 127 when
 // PROGRAM is not found, 126 when it cannot be executed, 2 for a usage or
-// configuration error (no child is started then). --healthcheck exits 0 or
-// 1; --install exits 0, or 1 when it cannot write the directory.
+// configuration error (no child is started then), a RLIMIT_NOFILE too low
+// to start PROGRAM included. --healthcheck exits 0 or 1; --install exits 0,
+// or 1 when it cannot write the directory.
 
 // An init needs no say in GOMAXPROCS: these stop the runtime from keeping
 // two cgroup files open and re-checking the CPU limits for the life of the
@@ -32,6 +33,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -81,26 +83,35 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 	st, errs := load(args)
 	if (st != nil && st.mode == "healthcheck") || (st == nil && askedForHealthcheck(args)) {
 		// Docker reserves exit 2 for HEALTHCHECK: every failure here is 1.
-		return healthcheck(st, errs, stderr)
-	}
-	if len(errs) > 0 {
-		for _, err := range errs {
-			fmt.Fprintf(stderr, "tinit: %v\n", err)
-		}
-		fmt.Fprintln(stderr, "tinit: try 'tinit --help'")
-		return codeUsage
-	}
-	switch st.mode {
-	case "help":
-		usage(stdout)
-		return 0
-	case "version":
-		if err := printVersion(stdout, thisBuild(), st.asJSON); err != nil {
-			fmt.Fprintf(stderr, "tinit: %v\n", err)
+		if err := checkFDs(fdProbe); err != nil {
+			fmt.Fprintf(stderr, "tinit --healthcheck: %v\n", err)
 			return 1
 		}
-		return 0
-	case "install":
+		return healthcheck(st, errs, stderr)
+	}
+	// The other modes write a line or two, directly, and start no timer:
+	// they need neither the queue below nor the descriptors.
+	if st != nil && st.mode != "" {
+		if len(errs) > 0 {
+			usageErrors(stderr, errs)
+			return codeUsage
+		}
+		switch st.mode {
+		case "help":
+			usage(stdout)
+			return 0
+		case "version":
+			if err := printVersion(stdout, thisBuild(), st.asJSON); err != nil {
+				fmt.Fprintf(stderr, "tinit: %v\n", err)
+				return 1
+			}
+			return 0
+		}
+		// Opening a file opens the runtime's poller too.
+		if err := checkFDs(fdInstall); err != nil {
+			fmt.Fprintf(stderr, "tinit: install: %v\n", err)
+			return codeInstall
+		}
 		if err := install(st.installDir); err != nil {
 			fmt.Fprintf(stderr, "tinit: %v\n", err)
 			return codeInstall
@@ -108,8 +119,32 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 		return 0
 	}
 
+	// Before the first timer: that is when the Go runtime opens its poller,
+	// and failing to is a fatal error with a stack trace. Written directly:
+	// queuing would need a timer for the flush.
+	need := fdHeadroom
+	if st != nil && st.health.src != "" {
+		need++ // the listener
+	}
+	if err := checkFDs(need); err != nil {
+		if len(errs) > 0 {
+			usageErrors(stderr, append(errs, err))
+		} else {
+			fmt.Fprintf(stderr, "tinit: %v\n", err)
+		}
+		return codeUsage
+	}
+	// Everything tinit writes to stderr from here, its own errors as much
+	// as the log, is queued and flushed for at most flushWait at exit: a
+	// stderr nobody reads (a stalled blocking log driver) cannot keep tinit
+	// from exiting, with a usage error or with the child's code.
 	logOut := newAsyncWriter(stderr)
 	defer logOut.Close()
+	stderr = logOut
+	if len(errs) > 0 {
+		usageErrors(stderr, errs)
+		return codeUsage
+	}
 	log := newLogger(st, logOut)
 	if sigs.Err != nil {
 		log.Warnf("%v: the child may inherit an ignored signal 32 or 34", sigs.Err)
@@ -213,15 +248,126 @@ func leaveWorkingDir(log *logrus.Logger) string {
 	return dir
 }
 
-// writeTerminationLog writes one line saying why tinit exits. Kubernetes
-// shows it as the container's termination message when the path is
-// /dev/termination-log.
-func writeTerminationLog(path string, res supervise.Result) error {
-	line := fmt.Sprintf("tinit exit %d: %s (restarts: %d)\n", res.Code, res.Reason, res.Restarts)
-	if err := os.WriteFile(path, []byte(line), 0o644); err != nil {
-		return fmt.Errorf("write termination log: %w", err)
+// fdHeadroom is how many file descriptors tinit needs free to start
+// PROGRAM: two for the Go runtime's poller (an epoll and its wake-up
+// eventfd, opened with the first timer) and two for the pipe that carries
+// a failed exec's error back from the child. The health endpoint's
+// listener needs one more. Measured: with RLIMIT_NOFILE at 4 the runtime
+// died opening its poller (a stack trace, exit 2), at 5 and 6 the child's
+// start failed with EMFILE (exit 126, as if PROGRAM were not executable),
+// at 7 (stdio and these four) everything ran.
+const fdHeadroom = 4
+
+// fdProbe is what --healthcheck needs: the poller's two and a socket.
+const fdProbe = 3
+
+// fdInstall is what --install needs: the poller's two, the running binary
+// and the copy.
+const fdInstall = 4
+
+// checkFDs makes sure that need descriptors can be opened, by opening
+// them, and closes them again. Opened rather than counted: the lowest free
+// numbers are what the next open gets, and /proc may not be there to count
+// with.
+func checkFDs(need int) error {
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	for len(fds) < need {
+		var err error
+		if need-len(fds) >= 2 {
+			var p [2]int
+			if err = unix.Pipe2(p[:], unix.O_CLOEXEC); err == nil {
+				fds = append(fds, p[0], p[1])
+			}
+		} else {
+			var fd int
+			if fd, err = unix.FcntlInt(uintptr(fds[0]), unix.F_DUPFD_CLOEXEC, 0); err == nil {
+				fds = append(fds, fd)
+			}
+		}
+		if err != nil {
+			var lim unix.Rlimit
+			unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)
+			return fmt.Errorf("RLIMIT_NOFILE (ulimit -n) %d leaves fewer than the %d free file descriptors tinit needs (%v): raise it", lim.Cur, need, err)
+		}
 	}
 	return nil
+}
+
+// termLogWait bounds writing the termination log. The open cannot wait
+// for a FIFO's reader (O_NONBLOCK) and the write cannot wait for room in
+// one; what is left is a filesystem that does not answer (a hung NFS or
+// FUSE mount), and the child's exit code matters more than the line.
+const termLogWait = time.Second
+
+// writeTerminationLog writes one line saying why tinit exits. Kubernetes
+// shows it as the container's termination message when the path is
+// /dev/termination-log. It returns within termLogWait.
+func writeTerminationLog(path string, res supervise.Result) error {
+	line := fmt.Sprintf("tinit exit %d: %s (restarts: %d)\n", res.Code, res.Reason, res.Restarts)
+	// Buffered: a write that outlives the wait still ends, not blocked.
+	done := make(chan error, 1)
+	go func() { done <- writeNonblocking(path, []byte(line)) }()
+	t := time.NewTimer(termLogWait)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return fmt.Errorf("write termination log %s: no answer within %v (a hung filesystem?): exiting without it", path, termLogWait)
+	}
+}
+
+// writeNonblocking writes b to path, created 0644 (less the umask) or
+// truncated, without ever waiting for a reader: raw system calls, since
+// an *os.File on a non-blocking FIFO would park in the runtime's poller
+// until a reader makes room, which is the wait this avoids.
+func writeNonblocking(path string, b []byte) error {
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o644)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	switch {
+	case errors.Is(err, unix.ENXIO):
+		// A FIFO with no reader: blocking, this open waited for ever.
+		return fmt.Errorf("write termination log: %s is a FIFO nobody reads: not written", path)
+	case err != nil:
+		return fmt.Errorf("write termination log: open %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	var n int
+	for {
+		n, err = unix.Write(fd, b)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	switch {
+	case errors.Is(err, unix.EAGAIN):
+		// A FIFO whose reader is not reading and whose buffer is full.
+		return fmt.Errorf("write termination log: %s has no room (its reader is not reading): not written", path)
+	case err != nil:
+		return fmt.Errorf("write termination log %s: %w", path, err)
+	case n < len(b):
+		return fmt.Errorf("write termination log %s: %d of %d bytes written", path, n, len(b))
+	}
+	return nil
+}
+
+// usageErrors prints one line per problem and where to read more.
+func usageErrors(w io.Writer, errs []error) {
+	for _, err := range errs {
+		fmt.Fprintf(w, "tinit: %v\n", err)
+	}
+	fmt.Fprintln(w, "tinit: try 'tinit --help'")
 }
 
 // askedForHealthcheck reports whether --healthcheck is among tinit's own
