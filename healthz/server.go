@@ -12,13 +12,15 @@ import (
 	"time"
 )
 
-// maxConns caps the connections the endpoint holds open at once. Probes
-// and a scraper need a handful; the cap keeps a slow or hostile client
-// from exhausting the fds tinit needs to supervise its child.
+// maxConns bounds the sockets the endpoint holds open at once, the one
+// just accepted included, and so the fds it can take from tinit, which
+// needs its own to supervise the child. Probes and a scraper need a
+// handful; under attack the budget is what the attackers share, and a new
+// client never waits for it (see admit).
 const maxConns = 64
 
-// limits bounds what one client can take from the server. Every timeout
-// bounds how long one client can hold one of the maxConns slots.
+// limits bounds what one client can take from the server while nobody
+// needs its slot; when somebody does, eviction takes it sooner.
 type limits struct {
 	header      time.Duration // from a request's first byte to its blank line
 	idle        time.Duration // waiting for the next request on a kept-alive connection
@@ -44,24 +46,81 @@ func Listen(addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %q: %w", addr, innermost(err))
 	}
+	if err := deferAccept(l); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("listen on %q: TCP_DEFER_ACCEPT: %w", addr, err)
+	}
 	return l, nil
 }
 
 // Server serves a Handler over HTTP/1.1 (and 1.0). It is made by Serve
 // and owns the listener and every connection it accepted.
 type Server struct {
-	l   *limitListener
+	l   net.Listener
 	h   *Handler
 	lim limits
+	// bufs holds each connection's buffers between connections: under an
+	// attack that makes the server accept thousands of connections a
+	// second, allocating 8 KiB for each would be most of tinit's work.
+	bufs sync.Pool
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	evicted time.Time // when admit last closed a connection for a newcomer
+	closed  bool
+}
+
+// pressureFor is how long after an eviction the server counts as under
+// pressure and closes each connection after one answer. A kept-alive
+// connection would otherwise be served again and again while newcomers,
+// a probe among them, wait in the kernel's accept queue: a flood of
+// requests on 64 connections leaves the accept loop little CPU.
+// Answering one request per connection makes every client queue for its
+// turn in accept order, the kept-alive ones included.
+const pressureFor = time.Second
+
+// phase is where a connection stands, for choosing which to close when a
+// new client needs its slot. In the order they are given up: a connection
+// that is closing has had its answer; an idle one can reconnect at no
+// cost; a request still arriving after the server looked may never be
+// complete; a connection the server has not read yet may hold a whole
+// request (a probe sends its request with the connection), and only a
+// flood of newer connections faster than the server reads can reach it;
+// a request being answered is what the server is there to finish.
+type phase int
+
+const (
+	closing phase = iota // answered; lingering before the close
+	idle                 // kept alive, waiting for the next request
+	reading              // read from, headers not complete
+	fresh                // accepted, not read from yet
+	busy                 // a complete request, being answered
+)
+
+// conn is one accepted connection and where it stands. phase and since
+// are guarded by Server.mu.
+type conn struct {
+	net.Conn
+	phase phase
+	since time.Time // when it entered phase
+	once  sync.Once
+
+	looked chan struct{} // closed when its goroutine starts
+}
+
+// Close closes the connection once, whoever asks first, and returns only
+// when its fd is closed: net.Conn's Close waits for that, but a second
+// caller's returns at once, and admit must not accept again before the
+// victim's fd is gone.
+func (c *conn) Close() error {
+	var err error
+	c.once.Do(func() { err = c.Conn.Close() })
+	return err
 }
 
 // Serve serves h on l in a new goroutine and returns the server, which the
-// caller may Close. At most maxConns connections are open at once; the
-// rest wait in the kernel's accept queue.
+// caller may Close. At most maxConns connections are open at once (see
+// admit); the accept loop never waits for a slot.
 //
 // A failure of the server ends the endpoint, not tinit: liveness probes
 // will notice that it no longer answers.
@@ -70,7 +129,8 @@ func Serve(l net.Listener, h *Handler) *Server {
 }
 
 func serve(l net.Listener, h *Handler, lim limits) *Server {
-	s := &Server{l: newLimitListener(l, maxConns), h: h, lim: lim, conns: make(map[net.Conn]struct{})}
+	s := &Server{l: l, h: h, lim: lim, conns: make(map[*conn]struct{})}
+	s.bufs.New = func() any { return &buffers{br: bufio.NewReaderSize(nil, lim.headerBytes)} }
 	go s.acceptLoop()
 	return s
 }
@@ -89,7 +149,7 @@ func (s *Server) Close() error {
 func (s *Server) acceptLoop() {
 	var pause time.Duration
 	for {
-		c, err := s.l.Accept()
+		nc, err := s.l.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -101,39 +161,111 @@ func (s *Server) acceptLoop() {
 			continue
 		}
 		pause = 0
-		if !s.track(c) {
-			c.Close()
+		c, ok := s.admit(nc)
+		if !ok {
+			nc.Close()
 			return
 		}
 		go s.serveConn(c)
+		// Accept the next one only once this one's goroutine runs.
+		// Otherwise, under a flood of connections, the accept loop runs
+		// ahead of the goroutines it starts and evicts connections that
+		// nobody has read yet, a probe's complete request among them.
+		<-c.looked
 	}
 }
 
-// track records c so that Close can reach it; false once closed.
-func (s *Server) track(c net.Conn) bool {
+// admit records nc so that Close can reach it, and keeps the budget: when
+// the connections already held and the one just accepted fill all
+// maxConns, the one that is worth least (victim) is closed before the
+// next accept can add one more. So the accept loop never waits, a new
+// client never queues behind old ones, and no more than maxConns sockets
+// are open at any moment. A prober whose request arrives with its
+// connection is served before 63 newer connections could push it out.
+// False once the server is closed.
+func (s *Server) admit(nc net.Conn) (*conn, bool) {
+	c := &conn{Conn: nc, phase: fresh, since: time.Now(), looked: make(chan struct{})}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
-		return false
+		s.mu.Unlock()
+		return nil, false
+	}
+	var victim *conn
+	if len(s.conns)+1 >= maxConns {
+		victim = s.victim()
+		delete(s.conns, victim)
+		s.evicted = c.since
 	}
 	s.conns[c] = struct{}{}
-	return true
+	s.mu.Unlock()
+	if victim != nil {
+		// Close returns once the fd is closed: the budget holds before
+		// the next Accept.
+		victim.Close()
+	}
+	return c, true
 }
 
-func (s *Server) untrack(c net.Conn) {
+// victim is the connection to close for a newcomer: the first phase in
+// the order closing, idle, reading, busy, and in it the longest there (the
+// longest idle, the slowest unfinished request). The caller holds s.mu
+// and s.conns is not empty.
+func (s *Server) victim() *conn {
+	var v *conn
+	for c := range s.conns {
+		if v == nil || c.phase < v.phase || c.phase == v.phase && c.since.Before(v.since) {
+			v = c
+		}
+	}
+	return v
+}
+
+// enter moves c to phase p.
+func (s *Server) enter(c *conn, p phase) {
+	s.mu.Lock()
+	c.phase, c.since = p, time.Now()
+	s.mu.Unlock()
+}
+
+// release closes c and forgets it, if admit has not already done both
+// for a newcomer. In that order: until its fd is closed, c counts
+// against the budget.
+func (s *Server) release(c *conn) {
+	c.Close()
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
-	c.Close()
+}
+
+// pressed reports whether a newcomer has had to displace a connection
+// within pressureFor.
+func (s *Server) pressed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.evicted.IsZero() && time.Since(s.evicted) < pressureFor
+}
+
+// buffers are one connection's: the request reader and the answer.
+type buffers struct {
+	br  *bufio.Reader
+	out bytes.Buffer
 }
 
 // serveConn answers requests on c until the client or the server ends
 // the connection. Request bodies are never read: a request that has one
 // is answered, then the connection is closed.
-func (s *Server) serveConn(c net.Conn) {
-	defer s.untrack(c)
-	br := bufio.NewReaderSize(c, s.lim.headerBytes)
-	var out bytes.Buffer
+func (s *Server) serveConn(c *conn) {
+	defer s.release(c)
+	b := s.bufs.Get().(*buffers)
+	defer func() {
+		b.br.Reset(nil)
+		b.out.Reset()
+		s.bufs.Put(b)
+	}()
+	b.br.Reset(c)
+	// Looked at: no longer fresh, whether a request is there or not.
+	s.enter(c, reading)
+	close(c.looked)
 	for first := true; ; first = false {
 		// The header deadline starts at the request's first byte, so an
 		// idle kept-alive connection may wait longer than a slow header.
@@ -142,11 +274,14 @@ func (s *Server) serveConn(c net.Conn) {
 			wait = s.lim.idle
 		}
 		c.SetReadDeadline(time.Now().Add(wait))
-		if _, err := br.Peek(1); err != nil {
+		if _, err := b.br.Peek(1); err != nil {
 			return
 		}
+		if !first {
+			s.enter(c, reading)
+		}
 		c.SetReadDeadline(time.Now().Add(s.lim.header))
-		req, err := readRequest(br, s.lim.headerBytes)
+		req, err := readRequest(b.br, s.lim.headerBytes)
 		var (
 			resp response
 			he   *httpError
@@ -160,16 +295,22 @@ func (s *Server) serveConn(c net.Conn) {
 		default:
 			return // timed out or gone: nobody to answer
 		}
-		out.Reset()
-		writeResponse(&out, resp, req.method == "HEAD", req.keepAlive, time.Now())
+		if req.keepAlive && s.pressed() {
+			req.keepAlive = false
+		}
+		s.enter(c, busy)
+		b.out.Reset()
+		writeResponse(&b.out, resp, req.method == "HEAD", req.keepAlive, time.Now())
 		c.SetWriteDeadline(time.Now().Add(s.lim.write))
-		if _, err := c.Write(out.Bytes()); err != nil {
+		if _, err := c.Write(b.out.Bytes()); err != nil {
 			return
 		}
 		if !req.keepAlive {
-			linger(c)
+			s.enter(c, closing)
+			linger(c.Conn)
 			return
 		}
+		s.enter(c, idle)
 	}
 }
 
@@ -361,62 +502,6 @@ func statusText(code int) string {
 		return "HTTP Version Not Supported"
 	}
 	return "Status " + strconv.Itoa(code)
-}
-
-// limitListener admits at most cap(sem) connections at a time: Accept
-// takes a slot before accepting and the connection's Close gives it back.
-type limitListener struct {
-	net.Listener
-	sem       chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
-}
-
-func newLimitListener(l net.Listener, n int) *limitListener {
-	return &limitListener{Listener: l, sem: make(chan struct{}, n), done: make(chan struct{})}
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.sem <- struct{}{}:
-	case <-l.done:
-		// Closed while every slot was taken: without this, Accept would
-		// wait for a slot before it could see the closed listener.
-		return nil, net.ErrClosed
-	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.sem
-		return nil, err
-	}
-	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
-}
-
-func (l *limitListener) Close() error {
-	l.closeOnce.Do(func() { close(l.done) })
-	return l.Listener.Close()
-}
-
-// limitConn gives its slot back on the first Close; both Server.Close and
-// the connection's own goroutine close it.
-type limitConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-// CloseWrite half-closes the connection, for linger.
-func (c *limitConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
-}
-
-func (c *limitConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
 }
 
 // innermost drops the wrappers that repeat what the caller's message
