@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -287,6 +289,10 @@ func (s *Server) serveConn(c *conn) {
 			he   *httpError
 		)
 		switch {
+		case err == nil && req.method == "OPTIONS" && req.path == "*":
+			// About the server rather than a resource: net/http answers it
+			// itself, with a 200.
+			resp = response{code: 200, ctype: textPlain}
 		case err == nil:
 			resp = s.h.respond(req.method, req.path)
 		case errors.As(err, &he):
@@ -300,7 +306,7 @@ func (s *Server) serveConn(c *conn) {
 		}
 		s.enter(c, busy)
 		b.out.Reset()
-		writeResponse(&b.out, resp, req.method == "HEAD", req.keepAlive, time.Now())
+		writeResponse(&b.out, resp, req.method == "HEAD", connectionHeader(req), time.Now())
 		c.SetWriteDeadline(time.Now().Add(s.lim.write))
 		if _, err := c.Write(b.out.Bytes()); err != nil {
 			return
@@ -333,8 +339,9 @@ func linger(c net.Conn) {
 // request is what the handler needs of a request line and its headers.
 type request struct {
 	method    string
-	path      string // the target without its query
+	path      string // the target's path, as net/http's r.URL.Path
 	keepAlive bool   // the connection may carry another request
+	http10    bool   // HTTP/1.0: keep-alive must be said, not assumed
 }
 
 // httpError is a request the server answers with an error and a close.
@@ -348,6 +355,13 @@ func (e *httpError) Error() string { return strconv.Itoa(e.code) + " " + e.msg }
 // readRequest reads one request line and its headers, at most max bytes
 // together. A malformed request is an *httpError; anything else is the
 // connection failing.
+//
+// What is malformed, and the answer, is net/http's (its server is the
+// reference the tests hold this one to): 400 for a bad request line,
+// version, target, header line or value, Content-Length or Host; 501 for
+// a Transfer-Encoding other than one "chunked"; 505 for a version other
+// than 1.x; 417 for an Expect other than 100-continue. A probe that works
+// against net/http works here, and what net/http refuses is refused.
 func readRequest(br *bufio.Reader, max int) (request, error) {
 	var req request
 	left := max
@@ -357,58 +371,145 @@ func readRequest(br *bufio.Reader, max int) (request, error) {
 	}
 	method, rest, ok1 := bytes.Cut(line, []byte{' '})
 	target, proto, ok2 := bytes.Cut(rest, []byte{' '})
-	if !ok1 || !ok2 || len(method) == 0 || len(target) == 0 || !isToken(method) {
+	if !ok1 || !ok2 || len(method) == 0 || !isToken(method) {
 		return req, &httpError{400, "malformed request line"}
 	}
-	req.method = string(method)
-	switch string(proto) {
-	case "HTTP/1.1":
-		req.keepAlive = true
-	case "HTTP/1.0":
-		// One answer, then close: keep-alive is an HTTP/1.0 extension
-		// that no probe or scraper needs.
-	default:
-		if !bytes.HasPrefix(proto, []byte("HTTP/")) {
-			return req, &httpError{400, "malformed request line"}
-		}
-		return req, &httpError{505, "HTTP version not supported"}
+	major, minor, ok := httpVersion(proto)
+	if !ok {
+		return req, &httpError{400, "malformed HTTP version"}
 	}
-	req.path = requestPath(target)
+	req.method = string(method)
+	req.path, ok = targetPath(req.method, string(target))
+	if !ok {
+		return req, &httpError{400, "malformed request target"}
+	}
 
-	hasBody := false
+	// The headers that matter, each with every value it was sent with.
+	var host, contentLength, transferEncoding, connection, expect [][]byte
+	var name, value []byte // the header being read: it may be folded onto the next lines
+	flush := func() error {
+		if name == nil {
+			return nil
+		}
+		for _, h := range []struct {
+			name string
+			to   *[][]byte
+		}{{"Host", &host}, {"Content-Length", &contentLength}, {"Transfer-Encoding", &transferEncoding}, {"Connection", &connection}, {"Expect", &expect}} {
+			if bytes.EqualFold(name, []byte(h.name)) {
+				*h.to = append(*h.to, value)
+			}
+		}
+		name = nil
+		return nil
+	}
 	for {
 		line, err := readLine(br, &left)
 		if err != nil {
 			return req, err
 		}
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			// obs-fold: a continuation of the header before, which net/http
+			// joins to it with a space (RFC 9112 allows that or a 400).
+			if name == nil {
+				return req, &httpError{400, "malformed header"}
+			}
+			if !validValue(line) {
+				return req, &httpError{400, "invalid header value"}
+			}
+			value = append(append(value, ' '), trimOWS(line)...)
+			continue
+		}
+		if err := flush(); err != nil {
+			return req, err
+		}
 		if len(line) == 0 {
 			break
 		}
-		name, value, ok := bytes.Cut(line, []byte{':'})
-		if !ok || len(name) == 0 || !isToken(name) {
+		n, v, ok := bytes.Cut(line, []byte{':'})
+		if !ok || len(n) == 0 || !isToken(n) {
 			return req, &httpError{400, "malformed header"}
 		}
-		value = bytes.TrimSpace(value)
-		switch {
-		case bytes.EqualFold(name, []byte("Connection")):
-			for _, opt := range bytes.Split(value, []byte{','}) {
-				opt = bytes.TrimSpace(opt)
-				if bytes.EqualFold(opt, []byte("close")) {
-					req.keepAlive = false
-				}
-			}
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			hasBody = true
-		case bytes.EqualFold(name, []byte("Content-Length")):
-			hasBody = hasBody || string(value) != "0"
+		if !validValue(v) {
+			return req, &httpError{400, "invalid header value"}
 		}
+		// Copied: the next readLine may overwrite the reader's buffer.
+		name, value = append([]byte(nil), n...), append([]byte(nil), trimOWS(v)...)
 	}
+
+	hasBody := false
+	// Transfer-Encoding means nothing in HTTP/1.0, as in net/http.
+	if len(transferEncoding) > 0 && (major > 1 || minor > 0) {
+		if len(transferEncoding) > 1 || !bytes.EqualFold(transferEncoding[0], []byte("chunked")) {
+			return req, &httpError{501, "unsupported transfer encoding"}
+		}
+		hasBody = true
+	}
+	if len(contentLength) > 0 {
+		for _, cl := range contentLength[1:] {
+			if !bytes.Equal(cl, contentLength[0]) {
+				return req, &httpError{400, "conflicting Content-Length"}
+			}
+		}
+		n, err := strconv.ParseUint(string(contentLength[0]), 10, 63)
+		if err != nil {
+			return req, &httpError{400, "bad Content-Length"}
+		}
+		hasBody = hasBody || n > 0
+	}
+	if major != 1 {
+		return req, &httpError{505, "HTTP version not supported"}
+	}
+	req.http10 = minor == 0
+	switch {
+	case len(host) > 1:
+		return req, &httpError{400, "too many Host headers"}
+	case len(host) == 0 && !req.http10 && req.method != "CONNECT":
+		return req, &httpError{400, "missing required Host header"}
+	case len(host) == 1 && !validHost(host[0]):
+		return req, &httpError{400, "malformed Host header"}
+	}
+	if len(expect) > 0 && !hasToken(expect[0], "100-continue") {
+		return req, &httpError{417, "expectation failed"}
+	}
+	// HTTP/1.1 keeps the connection unless told to close; 1.0 closes it
+	// unless told to keep it.
+	req.keepAlive = !headerHasToken(connection, "close") && (!req.http10 || headerHasToken(connection, "keep-alive"))
 	if hasBody {
 		// The body is not read, so the next request cannot be found.
 		req.keepAlive = false
 	}
 	return req, nil
 }
+
+// httpVersion parses "HTTP/X.Y" as net/http's ParseHTTPVersion does: one
+// digit each, so HTTP/1.2 is a 1.x version and HTTP/1.10 is malformed.
+func httpVersion(proto []byte) (major, minor int, ok bool) {
+	if len(proto) != len("HTTP/X.Y") || !bytes.HasPrefix(proto, []byte("HTTP/")) || proto[6] != '.' ||
+		!isDigit(proto[5]) || !isDigit(proto[7]) {
+		return 0, 0, false
+	}
+	return int(proto[5] - '0'), int(proto[7] - '0'), true
+}
+
+// validValue reports whether a header value, before its spaces are
+// trimmed, holds no control byte but HTAB: a NUL or a CR could split it
+// into two headers for whoever reads it next.
+func validValue(v []byte) bool {
+	for _, c := range v {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// trimOWS trims the optional white space around a header value: spaces
+// and tabs only.
+func trimOWS(v []byte) []byte {
+	return bytes.Trim(v, " \t")
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // readLine returns the next CRLF- or LF-terminated line without its
 // terminator, charging its length to *left.
@@ -428,22 +529,53 @@ func readLine(br *bufio.Reader, left *int) ([]byte, error) {
 	return line, nil
 }
 
-// requestPath is the path of an origin-form ("/readyz?x=1") or
-// absolute-form ("http://host/readyz") target, as net/http's r.URL.Path
-// would give it for the paths tinit serves.
-func requestPath(target []byte) string {
-	if i := bytes.Index(target, []byte("://")); i > 0 && target[0] != '/' {
-		target = target[i+3:]
-		if j := bytes.IndexByte(target, '/'); j >= 0 {
-			target = target[j:]
-		} else {
-			target = []byte("/")
+// targetPath is the path of a request target as net/http's r.URL.Path
+// gives it (net/url is linked already, for the client): percent-decoded,
+// without the query (a fragment is not cut: a target has none), the path
+// of an absolute-form target, and none for a CONNECT authority. False for
+// a target net/http refuses: control bytes, a bad escape, no leading
+// slash.
+func targetPath(method, target string) (string, bool) {
+	if method == "CONNECT" && !strings.HasPrefix(target, "/") {
+		target = "http://" + target
+	}
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return "", false
+	}
+	return u.Path, true
+}
+
+// validHost reports whether h may be a Host header, as net/http's
+// httpguts.ValidHostHeader has it: the bytes a host, an IPv6 literal and
+// a port can hold, and sub-delims.
+func validHost(h []byte) bool {
+	for _, c := range h {
+		if !(isDigit(c) || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0) {
+			return false
 		}
 	}
-	if i := bytes.IndexAny(target, "?#"); i >= 0 {
-		target = target[:i]
+	return true
+}
+
+// headerHasToken reports whether any of values, each a comma-separated
+// list, holds token, case-insensitively.
+func headerHasToken(values [][]byte, token string) bool {
+	for _, v := range values {
+		if hasToken(v, token) {
+			return true
+		}
 	}
-	return string(target)
+	return false
+}
+
+func hasToken(v []byte, token string) bool {
+	for _, opt := range bytes.Split(v, []byte{','}) {
+		if bytes.EqualFold(bytes.TrimSpace(opt), []byte(token)) {
+			return true
+		}
+	}
+	return false
 }
 
 // isToken reports whether b is an RFC 9110 token, as methods and header
@@ -457,9 +589,23 @@ func isToken(b []byte) bool {
 	return true
 }
 
-// writeResponse writes r as an HTTP/1.1 response. A HEAD response has
-// every header GET would have, Content-Length included, and no body.
-func writeResponse(w *bytes.Buffer, r response, head, keepAlive bool, now time.Time) {
+// connectionHeader is the Connection header that answers req: "close"
+// when the server will close, "keep-alive" when an HTTP/1.0 client asked
+// for it and gets it (1.0 closes unless told), none otherwise.
+func connectionHeader(req request) string {
+	switch {
+	case !req.keepAlive:
+		return "close"
+	case req.http10:
+		return "keep-alive"
+	}
+	return ""
+}
+
+// writeResponse writes r as an HTTP/1.1 response, with conn (if any) as
+// its Connection header. A HEAD response has every header GET would
+// have, Content-Length included, and no body.
+func writeResponse(w *bytes.Buffer, r response, head bool, conn string, now time.Time) {
 	w.WriteString("HTTP/1.1 ")
 	w.WriteString(strconv.Itoa(r.code))
 	w.WriteByte(' ')
@@ -475,8 +621,9 @@ func writeResponse(w *bytes.Buffer, r response, head, keepAlive bool, now time.T
 		w.WriteString("\r\nAllow: ")
 		w.WriteString(r.allow)
 	}
-	if !keepAlive {
-		w.WriteString("\r\nConnection: close")
+	if conn != "" {
+		w.WriteString("\r\nConnection: ")
+		w.WriteString(conn)
 	}
 	w.WriteString("\r\n\r\n")
 	if !head {
@@ -494,10 +641,14 @@ func statusText(code int) string {
 		return "Not Found"
 	case 405:
 		return "Method Not Allowed"
+	case 417:
+		return "Expectation Failed"
 	case 431:
 		return "Request Header Fields Too Large"
 	case 503:
 		return "Service Unavailable"
+	case 501:
+		return "Not Implemented"
 	case 505:
 		return "HTTP Version Not Supported"
 	}
