@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -104,10 +105,31 @@ const (
 type conn struct {
 	net.Conn
 	phase phase
-	since time.Time // when it entered phase
+	since time.Time    // when it entered phase
+	reads atomic.Int32 // Read calls since the request began
 	once  sync.Once
 
 	looked chan struct{} // closed when its goroutine starts
+}
+
+// Read counts the reads a request takes. A probe's request comes in one
+// segment and takes one; a request that needs a second is arriving in
+// pieces, as a slowloris sends it.
+func (c *conn) Read(p []byte) (int, error) {
+	c.reads.Add(1)
+	return c.Conn.Read(p)
+}
+
+// rank orders connections for eviction, lowest first: by phase, and in
+// reading, a request that has needed a second read before one that has
+// not, whatever their ages. A newcomer's request, read at once, is then
+// never displaced by a trickle of slow ones that came after it.
+func (c *conn) rank() int {
+	r := 2 * int(c.phase)
+	if c.phase == reading && c.reads.Load() < 2 {
+		r++
+	}
+	return r
 }
 
 // Close closes the connection once, whoever asks first, and returns only
@@ -208,14 +230,15 @@ func (s *Server) admit(nc net.Conn) (*conn, bool) {
 	return c, true
 }
 
-// victim is the connection to close for a newcomer: the first phase in
-// the order closing, idle, reading, busy, and in it the longest there (the
-// longest idle, the slowest unfinished request). The caller holds s.mu
-// and s.conns is not empty.
+// victim is the connection to close for a newcomer: the lowest rank
+// (closing, idle, a request arriving in pieces, one read at once, one not
+// read yet, one being answered), and in it the longest there (the longest
+// idle, the slowest unfinished request). The caller holds s.mu and
+// s.conns is not empty.
 func (s *Server) victim() *conn {
 	var v *conn
 	for c := range s.conns {
-		if v == nil || c.phase < v.phase || c.phase == v.phase && c.since.Before(v.since) {
+		if v == nil || c.rank() < v.rank() || c.rank() == v.rank() && c.since.Before(v.since) {
 			v = c
 		}
 	}
@@ -281,6 +304,7 @@ func (s *Server) serveConn(c *conn) {
 		}
 		if !first {
 			s.enter(c, reading)
+			c.reads.Store(1) // the Peek's
 		}
 		c.SetReadDeadline(time.Now().Add(s.lim.header))
 		req, err := readRequest(b.br, s.lim.headerBytes)

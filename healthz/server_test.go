@@ -181,21 +181,26 @@ func TestServeKeepsItsBudgetAndServesNewcomers(t *testing.T) {
 
 func TestNewcomersDisplaceTheConnectionWorthLeast(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		phases []phase // of the connections held, oldest first
-		want   int     // index of the one closed
+		name     string
+		phases   []phase // of the connections held, oldest first
+		inPieces int     // the one whose request has needed a second read; -1 for none
+		want     int     // index of the one closed
 	}{
-		{"a closing connection goes first", []phase{busy, reading, idle, closing}, 3},
-		{"then the longest idle", []phase{busy, idle, reading, idle}, 1},
-		{"then the slowest unfinished request", []phase{busy, reading, busy, reading}, 1},
-		{"then one not read from yet", []phase{busy, fresh, busy, fresh}, 1},
-		{"a request being answered goes last", []phase{busy, busy}, 0},
+		{"a closing connection goes first", []phase{busy, reading, idle, closing}, -1, 3},
+		{"then the longest idle", []phase{busy, idle, reading, idle}, -1, 1},
+		{"then the slowest unfinished request", []phase{busy, reading, busy, reading}, -1, 1},
+		{"a request in pieces before an older one read at once", []phase{busy, reading, busy, reading}, 3, 3},
+		{"then one not read yet", []phase{busy, fresh, busy, fresh}, -1, 1},
+		{"a request being answered goes last", []phase{busy, busy}, -1, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &Server{conns: make(map[*conn]struct{})}
 			var held []*conn
 			for i, p := range tc.phases {
 				c := &conn{phase: p, since: t0.Add(time.Duration(i) * time.Second)}
+				if i == tc.inPieces {
+					c.reads.Store(2)
+				}
 				held = append(held, c)
 				s.conns[c] = struct{}{}
 			}
