@@ -15,7 +15,7 @@ import (
 func do(t *testing.T, h *Handler, method, path string) (int, string, http.Header) {
 	t.Helper()
 	var wire bytes.Buffer
-	writeResponse(&wire, h.respond(method, path), method == "HEAD", false, t0)
+	writeResponse(&wire, h.respond(method, path), method == "HEAD", "close", t0)
 	br := bufio.NewReader(&wire)
 	resp, err := http.ReadResponse(br, &http.Request{Method: method})
 	if err != nil {
