@@ -65,7 +65,9 @@ func main() {
 	// Before the child can exist: a Go PID 1 that has not asked for
 	// SIGTERM cannot forward it.
 	sigs := signals.Register()
-	os.Exit(run(os.Args[1:], sigs, os.Stdout, os.Stderr))
+	// Made while the configuration is read; waited for before the child.
+	threads := reserveThreads()
+	os.Exit(run(os.Args[1:], sigs, threads, os.Stdout, os.Stderr))
 }
 
 // gcPercent is tinit's GOGC, a tenth of the default, from gcDelay after
@@ -76,7 +78,7 @@ const (
 )
 
 // run is tinit minus the process exit, so that only main exits.
-func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
+func run(args []string, sigs *signals.Channels, threads *reservation, stdout, stderr io.Writer) int {
 	ppid := os.Getppid()
 	st, errs := load(args)
 	if (st != nil && st.mode == "healthcheck") || (st == nil && askedForHealthcheck(args)) {
@@ -132,10 +134,6 @@ func run(args []string, sigs *signals.Channels, stdout, stderr io.Writer) int {
 		}
 		return codeUsage
 	}
-	// Made while the rest is set up, waited for before the child. Not
-	// earlier: reading /proc opens the runtime's poller, which must not
-	// race checkFDs for the last descriptors.
-	threads := reserveThreads()
 	// Everything tinit writes to stderr from here, its own errors as much
 	// as the log, is queued and flushed for at most flushWait at exit: a
 	// stderr nobody reads (a stalled blocking log driver) cannot keep tinit

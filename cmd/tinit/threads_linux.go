@@ -73,17 +73,17 @@ func reserveThreads() *reservation {
 	r := &reservation{done: make(chan struct{}), budget: threadBudget(procs)}
 	go func() {
 		defer close(r.done)
-		// Idle threads are taken first, so a round may make fewer than it
-		// locks: count again. Without /proc, lock the whole budget once.
-		for round := 0; round < 3; round++ {
-			have, ok := threadCount()
-			if ok && have >= r.budget {
+		// Idle threads are taken first, so locking n goroutines makes only
+		// the threads beyond those idle: lock more each round, until the
+		// count is reached (at most the whole budget at once).
+		n := 0
+		for round := 0; round < 4; round++ {
+			have, _ := threadCount()
+			if have >= r.budget {
 				return
 			}
-			holdThreads(r.budget - have)
-			if !ok {
-				return
-			}
+			n = min(n+r.budget-have, r.budget)
+			holdThreads(n)
 		}
 	}()
 	return r
@@ -110,25 +110,20 @@ func holdThreads(n int) {
 	close(release)
 }
 
-// wait returns once the threads are made, with the process's thread count
-// (0 when /proc cannot say).
+// wait returns once the threads are made, with the process's thread
+// count.
 func (r *reservation) wait() int {
 	<-r.done
 	n, _ := threadCount()
 	return n
 }
 
-// threadCount reads the process's thread count from /proc/self/status.
+// threadCount is the number of threads the process has made, which is the
+// number it has: the runtime ends a thread only when a goroutine exits
+// locked to it, and reserveThreads unlocks first. Counted by the runtime
+// itself, so it opens no file: it runs beside checkFDs, which must see
+// every descriptor free.
 func threadCount() (int, bool) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			return n, err == nil
-		}
-	}
-	return 0, false
+	n, _ := runtime.ThreadCreateProfile(nil)
+	return n, n > 0
 }
