@@ -30,6 +30,11 @@ type CheckConfig struct {
 	Interval  time.Duration // default 2s when 0
 	Timeout   time.Duration // per check; default min(Interval, 1s) when 0
 	FailAfter time.Duration // liveness fails when checks failed without a break this long; 0 = checks never affect liveness
+	// StartPeriod is the application's time to start, counted from
+	// NewChecks: failing rounds in it do not count toward FailAfter
+	// (readiness still follows them), as Docker's HEALTHCHECK
+	// --start-period.
+	StartPeriod time.Duration
 }
 
 // CheckResult is the outcome of the last finished round.
@@ -49,6 +54,14 @@ const notRunYet = "checks have not run yet"
 type Checks struct {
 	cfg   CheckConfig
 	clock Clock
+	// counted is when failing rounds start to count toward FailAfter:
+	// the end of the start period.
+	counted time.Time
+	// stat is held by the one file check in a stat(2) at a time. A stat
+	// cannot be cancelled, and each one blocked on a hung mount holds an
+	// OS thread: one at a time keeps tinit within its thread budget
+	// (cmd/tinit reserves the threads it can ever need).
+	stat chan struct{}
 
 	mu  sync.Mutex
 	res CheckResult
@@ -63,7 +76,8 @@ func NewChecks(cfg CheckConfig, clock Clock) *Checks {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = min(cfg.Interval, maxDefaultTimeout)
 	}
-	c := &Checks{cfg: cfg, clock: orSystem(clock)}
+	c := &Checks{cfg: cfg, clock: orSystem(clock), stat: make(chan struct{}, 1)}
+	c.counted = c.clock.Now().Add(cfg.StartPeriod)
 	c.res.Configured = len(cfg.TCP)+len(cfg.HTTP)+len(cfg.File) > 0
 	if c.res.Configured {
 		c.res.Detail = notRunYet
@@ -111,7 +125,7 @@ func (c *Checks) list() []check {
 		cs = append(cs, check{"http " + u, func(ctx context.Context) error { return c.get(ctx, u) }})
 	}
 	for _, p := range c.cfg.File {
-		cs = append(cs, check{"file " + p, func(context.Context) error { return statFile(p) }})
+		cs = append(cs, check{"file " + p, func(ctx context.Context) error { return c.statFile(ctx, p) }})
 	}
 	return cs
 }
@@ -174,9 +188,13 @@ func (c *Checks) publish(detail string) {
 		return
 	}
 	// FailingSince marks the start of an unbroken run of failing rounds,
-	// so it is only set by the first of them.
+	// so it is only set by the first of them, and never before the start
+	// period ends: an app still starting has not failed yet.
 	if c.res.OK || c.res.FailingSince.IsZero() {
 		c.res.FailingSince = now
+		if now.Before(c.counted) {
+			c.res.FailingSince = c.counted
+		}
 	}
 	c.res.OK, c.res.Detail = false, detail
 }
@@ -206,7 +224,17 @@ func (c *Checks) get(ctx context.Context, u string) error {
 	return nil
 }
 
-func statFile(p string) error {
+// statFile checks that p exists, one stat(2) at a time (see Checks.stat):
+// a check that waits longer than its round times out, and a stat hung on
+// a dead mount fails every file check after it the same way, without
+// another thread.
+func (c *Checks) statFile(ctx context.Context, p string) error {
+	select {
+	case c.stat <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.stat }()
 	_, err := os.Stat(p)
 	return err
 }
@@ -273,6 +301,7 @@ func ValidateChecks(cfg CheckConfig, source func(flag string) string) []error {
 	}{
 		{"--check-interval", cfg.Interval},
 		{"--check-fail-after", cfg.FailAfter},
+		{"--check-start-period", cfg.StartPeriod},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %q: want a duration of 0 or more", source(d.flag), d.v))

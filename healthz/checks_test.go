@@ -252,3 +252,31 @@ func TestValidateChecksNamesTheSourceItIsGiven(t *testing.T) {
 		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestFailuresInTheStartPeriodCountFromItsEnd(t *testing.T) {
+	clock := &fakeClock{now: t0}
+	missing := filepath.Join(t.TempDir(), "not-yet")
+	c := NewChecks(CheckConfig{File: []string{missing}, Timeout: time.Second, StartPeriod: 10 * time.Second}, clock)
+	clock.now = t0.Add(time.Second)
+	res := runRound(t, c)
+	if res.OK || !res.FailingSince.Equal(t0.Add(10*time.Second)) {
+		t.Fatalf("a failing round in the start period: OK %v, FailingSince %v; want failing since the period's end %v", res.OK, res.FailingSince, t0.Add(10*time.Second))
+	}
+	clock.now = t0.Add(time.Minute)
+	if res := runRound(t, c); !res.FailingSince.Equal(t0.Add(10 * time.Second)) {
+		t.Fatalf("a later failing round moved FailingSince to %v", res.FailingSince)
+	}
+}
+
+func TestOneStatAtATime(t *testing.T) {
+	c := NewChecks(CheckConfig{File: []string{"/"}, Timeout: 50 * time.Millisecond}, &fakeClock{now: t0})
+	c.stat <- struct{}{} // a stat hung on a dead mount
+	res := runRound(t, c)
+	if res.OK || !strings.Contains(res.Detail, "timed out") {
+		t.Fatalf("a file check behind a hung stat: %+v; want it to time out, not start another stat", res)
+	}
+	<-c.stat
+	if res := runRound(t, c); !res.OK {
+		t.Fatalf("after the hung stat returned: %+v; want OK", res)
+	}
+}

@@ -92,6 +92,7 @@ func (h *Handler) notAlive(s Status, now time.Time) string {
 	}
 	if h.checks != nil && h.checks.cfg.FailAfter > 0 {
 		res := h.checks.Result()
+		// FailingSince may lie ahead, at the end of the start period.
 		if res.Configured && !res.OK && !res.FailingSince.IsZero() {
 			if d := now.Sub(res.FailingSince); d >= h.checks.cfg.FailAfter {
 				return fmt.Sprintf("checks failing for %v, limit %v: %s", d.Round(time.Millisecond), h.checks.cfg.FailAfter, res.Detail)

@@ -51,6 +51,7 @@ var options = []option{
 	{long: "check-file", env: "TINIT_CHECK_FILE", value: "PATH", repeat: true, help: "app check: the file exists"},
 	{long: "check-interval", env: "TINIT_CHECK_INTERVAL", value: "DURATION", help: "how often app checks run (default 2s)"},
 	{long: "check-fail-after", env: "TINIT_CHECK_FAIL_AFTER", value: "DURATION", help: "liveness fails after app checks fail this long (default 0: never)"},
+	{long: "check-start-period", env: "TINIT_CHECK_START_PERIOD", value: "DURATION", help: "app checks failing this long after start do not count toward --check-fail-after (default 0)"},
 	{long: "drain", env: "TINIT_DRAIN", value: "DURATION", help: "on a stop signal, readiness off this long before forwarding it (default 0)"},
 	{long: "verbose", short: 'v', noValue: true, help: "log more: -v info, -vv debug, -vvv trace", compat: "TINI_VERBOSITY"},
 	{long: "log-level", env: "TINIT_LOG_LEVEL", value: "LEVEL", help: "error, warn (default), info, debug or trace"},

@@ -57,6 +57,7 @@ type envVars struct {
 	CheckFile         *string `envconfig:"TINIT_CHECK_FILE"`
 	CheckInterval     *string `envconfig:"TINIT_CHECK_INTERVAL"`
 	CheckFailAfter    *string `envconfig:"TINIT_CHECK_FAIL_AFTER"`
+	CheckStartPeriod  *string `envconfig:"TINIT_CHECK_START_PERIOD"`
 	Drain             *string `envconfig:"TINIT_DRAIN"`
 }
 
@@ -74,7 +75,8 @@ func (e *envVars) byFlag() map[string]*string {
 		"heartbeat": e.Heartbeat, "health-addr": e.HealthAddr,
 		"check-tcp": e.CheckTCP, "check-http": e.CheckHTTP, "check-file": e.CheckFile,
 		"check-interval": e.CheckInterval, "check-fail-after": e.CheckFailAfter,
-		"drain": e.Drain,
+		"check-start-period": e.CheckStartPeriod,
+		"drain":              e.Drain,
 	}
 }
 
@@ -363,6 +365,7 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 	duration("drain", &s.drain, span{zero: "none", example: "5s"})
 	duration("check-interval", &s.checks.Interval, span{min: minCheckInterval, example: "2s"})
 	duration("check-fail-after", &s.checks.FailAfter, span{zero: "never", example: "30s"})
+	duration("check-start-period", &s.checks.StartPeriod, span{zero: "none", example: "30s"})
 	// Why the heartbeat runs, for the messages that depend on it.
 	heartbeatWhy := ""
 	if hbGiven {

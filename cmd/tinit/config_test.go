@@ -133,6 +133,8 @@ func TestBadInputNamesItsSource(t *testing.T) {
 		{"a backoff-reset above a day", map[string]string{"TINIT_BACKOFF_RESET": "48h"}, []string{"a"}, "TINIT_BACKOFF_RESET"},
 		{"a restart window above a day", nil, []string{"--restart-window", "8760h", "a"}, "--restart-window"},
 		{"a check-fail-after above a day", nil, []string{"--check-fail-after", "25h", "a"}, "--check-fail-after"},
+		{"a check-start-period above a day", map[string]string{"TINIT_CHECK_START_PERIOD": "25h"}, []string{"a"}, "TINIT_CHECK_START_PERIOD"},
+		{"a negative check-start-period", nil, []string{"--check-start-period", "-1s", "a"}, "--check-start-period"},
 		{"an empty --stop-signals", nil, []string{"--stop-signals", "", "a"}, `--stop-signals: "": no signal: want at least one`},
 		{"a --stop-signals of commas", nil, []string{"--stop-signals", " , ", "a"}, "--stop-signals"},
 		{"a TINIT_STOP_SIGNALS of commas and spaces", map[string]string{"TINIT_STOP_SIGNALS": " ,, "}, []string{"a"}, "TINIT_STOP_SIGNALS"},
@@ -391,6 +393,7 @@ func sane(s *settings) string {
 		"backoff": r.Backoff, "backoff-max": r.BackoffMax, "backoff-reset": r.BackoffReset,
 		"restart-window": r.Window, "grace": s.grace, "heartbeat": s.heartbeat, "drain": s.drain,
 		"check-interval": s.checks.Interval, "check-fail-after": s.checks.FailAfter,
+		"check-start-period": s.checks.StartPeriod,
 	} {
 		if d < 0 || d > maxDuration {
 			return fmt.Sprintf("--%s %v is outside 0 to %v", name, d, maxDuration)

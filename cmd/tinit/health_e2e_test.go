@@ -320,3 +320,38 @@ func TestHealthcheckMode(t *testing.T) {
 	r.signal(syscall.SIGTERM)
 	r.exitCode(10 * time.Second)
 }
+
+// An app that takes longer to open its port than --check-fail-after stays
+// alive through --check-start-period: only failures after it count.
+func TestTheStartPeriodKeepsASlowAppAlive(t *testing.T) {
+	closed := freePort(t) // nothing listens there
+	run := func(t *testing.T, startPeriod string) (port int, r *run) {
+		port = freePort(t)
+		r = startTinit(t, nil, "--health-addr", fmt.Sprintf("127.0.0.1:%d", port),
+			"--check-tcp", fmt.Sprintf("127.0.0.1:%d", closed), "--check-interval", "100ms",
+			"--check-fail-after", "1s", "--check-start-period", startPeriod, "--", "/bin/sleep", "1000")
+		waitCode(t, port, "/readyz", 503, 10*time.Second)
+		t.Cleanup(func() { r.signal(syscall.SIGTERM); r.exitCode(10 * time.Second) })
+		return port, r
+	}
+	t.Run("without a start period liveness fails after --check-fail-after", func(t *testing.T) {
+		port, _ := run(t, "0")
+		waitCode(t, port, "/healthz", 503, 5*time.Second)
+	})
+	t.Run("with --check-start-period 3s it holds for the start period, then fails", func(t *testing.T) {
+		port, _ := run(t, "3s")
+		start := time.Now()
+		// Well past --check-fail-after, inside the start period.
+		time.Sleep(1500 * time.Millisecond)
+		if code, body := get(port, "/healthz"); code != 200 {
+			t.Fatalf("/healthz %d %q 1.5s after start, within the 3s start period; want 200", code, body)
+		}
+		if code, _ := get(port, "/readyz"); code != 503 {
+			t.Fatalf("/readyz %d during the start period with the check failing; want 503", code)
+		}
+		waitCode(t, port, "/healthz", 503, 10*time.Second)
+		if took := time.Since(start); took < 2*time.Second {
+			t.Fatalf("/healthz failed %v after start: want the 3s start period plus the 1s --check-fail-after", took)
+		}
+	})
+}
