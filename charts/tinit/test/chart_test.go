@@ -31,7 +31,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// helmModule is the pinned helm, built with `go install` from the module proxy.
+// helmModule is the pinned helm, built from the module proxy.
 const helmModule = "helm.sh/helm/v3/cmd/helm@v3.22.0"
 
 const (
@@ -47,13 +47,13 @@ var chartDir string
 // libDir is charts/tinit-lib.
 var libDir string
 
-// helmBin is the pinned helm, installed once by TestMain into a temporary
-// directory (from the build cache after the first run): running the binary
-// is much faster than a `go run` per call.
+// helmBin is the pinned helm, built once by TestMain (from the build cache
+// after the first run) and copied into a temporary directory: running the
+// binary is much faster than a `go run` per call.
 var helmBin string
 
-// kubeVersion is passed to every render and lint: helm built with
-// `go install` defaults .Capabilities.KubeVersion to v1.20.0, below the
+// kubeVersion is passed to every render and lint: helm built from source
+// without the release's ldflags defaults .Capabilities.KubeVersion to v1.20.0, below the
 // 1.29 that sidecar mode needs.
 const kubeVersion = "1.31.0"
 
@@ -81,14 +81,13 @@ func TestMain(m *testing.M) {
 	// Build (or fetch from the cache) helm once, up front, so a build
 	// failure is reported once and clearly.
 	start := time.Now()
-	install := exec.Command("go", "install", helmModule)
-	install.Env = append(os.Environ(), "GOBIN="+filepath.Join(home, "bin"))
-	if out, err := install.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building %s failed: %v\n%s", helmModule, err, out)
+	bin, err := buildHelm(filepath.Join(home, "helm"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building %s failed: %v\n", helmModule, err)
 		os.RemoveAll(home)
 		os.Exit(1)
 	}
-	helmBin = filepath.Join(home, "bin", "helm")
+	helmBin = bin
 	out, err := runHelm("version", "--short")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building %s failed: %v\n%s", helmModule, err, out)
@@ -99,6 +98,29 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(home)
 	os.Exit(code)
+}
+
+// buildHelm builds the pinned helm with `go run -exec echo`, which prints
+// the path of the executable instead of running it (go run caches linked
+// executables, go install would link helm again on every run, about 20 s),
+// and copies it to dst.
+func buildHelm(dst string) (string, error) {
+	cmd := exec.Command("go", "run", "-exec", "echo", helmModule)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%v\n%s", err, stderr.String())
+	}
+	src := strings.TrimSpace(string(out))
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", fmt.Errorf("go run -exec echo printed %q: %v", src, err)
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		return "", err
+	}
+	return dst, nil
 }
 
 // runHelm runs the pinned helm in the chart directory and returns its
