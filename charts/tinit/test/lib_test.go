@@ -3,6 +3,7 @@ package test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -490,8 +491,10 @@ type errorer interface {
 
 type fakeT struct{ errs []string }
 
-func (f *fakeT) Helper()                           {}
-func (f *fakeT) Errorf(format string, args ...any) { f.errs = append(f.errs, fmt.Sprintf(format, args...)) }
+func (f *fakeT) Helper() {}
+func (f *fakeT) Errorf(format string, args ...any) {
+	f.errs = append(f.errs, fmt.Sprintf(format, args...))
+}
 
 // checkRestricted checks the pod against the restricted Pod Security
 // Standard (https://kubernetes.io/docs/concepts/security/pod-security-standards/),
@@ -584,5 +587,35 @@ func TestChartAnnotations(t *testing.T) {
 				t.Errorf("charts/tinit/charts/tinit-lib is version %q, Chart.yaml wants %q", lib.Version, c.Dependencies[0].Version)
 			}
 		}
+	}
+}
+
+// TestSetAppVersion: charts/set-app-version.sh, for the release, writes
+// one version into both Chart.yaml files and tinit-lib's template, and the
+// default tinit image tag of both charts follows.
+func TestSetAppVersion(t *testing.T) {
+	root := t.TempDir()
+	copyTree(t, libDir, filepath.Join(root, "tinit-lib"), "")
+	copyTree(t, chartDir, filepath.Join(root, "tinit"), "test")
+	link := filepath.Join(root, "tinit", "charts", "tinit-lib")
+	if err := os.RemoveAll(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("..", "..", "tinit-lib"), link); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(filepath.Dir(chartDir), "set-app-version.sh")
+	if out, err := exec.Command("sh", script, "1.4.0", root).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, out)
+	}
+	d := onlyDeployment(t, renderIn(t, filepath.Join(root, "tinit")))
+	if got := d.Spec.Template.Spec.InitContainers[0].Image; got != "tinit:1.4.0" {
+		t.Errorf("after set-app-version.sh 1.4.0, the tinit image is %q", got)
+	}
+	if got := d.Labels["app.kubernetes.io/version"]; got != "1.4.0" {
+		t.Errorf("after set-app-version.sh 1.4.0, app.kubernetes.io/version is %q", got)
+	}
+	if out, err := exec.Command("sh", script, "1.4.0; echo x", root).CombinedOutput(); err == nil {
+		t.Errorf("a version with a shell metacharacter was accepted:\n%s", out)
 	}
 }
