@@ -725,12 +725,14 @@ func TestNotes(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "templates", "NOTES.txt")); err != nil {
 		t.Fatal(err)
 	}
+	write(t, filepath.Join(dir, "disabled-values.yaml"), "tinit:\n  enabled: false\n")
 	cases := []struct {
 		file string
 		want []string
 	}{
 		{"values.yaml", []string{`["/tinit-bin/tinit","--","nginx","-g","daemon off;"]`, ":9180", "/healthz", "/readyz", "containerStatuses[?(@.name==\"app\")]", ".lastState.terminated.message", "terminationGracePeriodSeconds is 13s"}},
 		{"ci/inject-values.yaml", []string{"port-forward", "9180:9180", "terminationGracePeriodSeconds is 30s", "drain 5s + grace 20s"}},
+		{"disabled-values.yaml", []string{"tinit.enabled is false", "runs\nwithout tinit"}},
 		{"ci/sidecar-values.yaml", []string{"sidecar mode", "initContainerStatuses[?(@.name==\"fluent-bit\")]", "9181:9181", "subreaper", "TINIT_RESTART=on-failure"}},
 	}
 	for _, tc := range cases {

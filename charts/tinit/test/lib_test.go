@@ -458,6 +458,18 @@ func TestTinitDisabled(t *testing.T) {
 		t.Errorf("app container still has tinit: %+v", c)
 	}
 	checkRestricted(t, d)
+
+	d = onlyDeployment(t, render(t, "-f", "ci/sidecar-values.yaml", "--set", "tinit.enabled=false"))
+	pod = &d.Spec.Template.Spec
+	if len(pod.InitContainers) != 1 || len(pod.Volumes) != 0 {
+		t.Fatalf("sidecar mode without tinit: init containers %v, volumes %v, want the sidecar only", pod.InitContainers, pod.Volumes)
+	}
+	sc := &pod.InitContainers[0]
+	env := envMap(t, sc)
+	if !equal(sc.Command, []string{"/fluent-bit/bin/fluent-bit"}) || len(env) != 1 || env["FLB_LOG_LEVEL"] != "info" || sc.StartupProbe != nil || len(sc.Ports) != 1 || len(sc.VolumeMounts) != 0 {
+		t.Errorf("sidecar still has tinit: %+v", sc)
+	}
+	checkRestricted(t, d)
 }
 
 // TestRestrictedProfile: every container of every rendered mode meets the
