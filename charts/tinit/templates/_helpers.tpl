@@ -86,128 +86,34 @@ drain + grace, or drain + grace + terminationGraceExtraSeconds.
 {{- end }}
 
 {{/*
-The init container that copies tinit out of its scratch image into the
-shared emptyDir: non-root, read-only root filesystem, no capabilities.
+The root context tinit-lib's templates are called with, as JSON: its
+.Values.tinit are this chart's tinit values for the process that runs
+under tinit. Takes a dict:
+  root  the chart's root context
+  for   "app" (inject mode) or "sidecar" (the sidecar's own health port,
+        restart policy and checks, and TINIT_SUBREAPER with a shared
+        process namespace)
+checks.appPort (a boolean here) becomes tinit-lib's checks.appPort, the
+port number of the app or the sidecar, or is dropped.
 */}}
-{{- define "tinit.installContainer" -}}
-- name: tinit-install
-  image: {{ include "tinit.imageRef" .Values.tinit.image | quote }}
-  imagePullPolicy: {{ .Values.tinit.image.pullPolicy }}
-  command: ["/tinit", "--install", {{ include "tinit.binDir" . | quote }}]
-  securityContext:
-    runAsNonRoot: true
-    runAsUser: 65532
-    runAsGroup: 65532
-    readOnlyRootFilesystem: true
-    allowPrivilegeEscalation: false
-    capabilities:
-      drop: ["ALL"]
-    seccompProfile:
-      type: RuntimeDefault
-  {{- with .Values.tinit.resources }}
-  resources:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  volumeMounts:
-    - name: tinit-bin
-      mountPath: {{ include "tinit.binDir" . }}
-{{- end }}
-
-{{/*
-The TINIT_* environment of a process run under tinit. Takes a dict:
-  root       the chart's root context
-  healthPort port of the health endpoint
-  restart    TINIT_RESTART
-  port       the process's own port, or nil
-  checks     the checks block
-  subreaper  set TINIT_SUBREAPER=true
-*/}}
-{{- define "tinit.env" -}}
-{{- $t := .root.Values.tinit }}
-{{- $checks := .checks | default dict }}
-{{- $tcp := list }}
-{{- if and .port (ne (toString $checks.appPort) "false") }}
-{{- $tcp = append $tcp (printf "127.0.0.1:%d" (int .port)) }}
-{{- end }}
-{{- $tcp = concat $tcp ($checks.tcp | default list) -}}
-- name: TINIT_HEALTH_ADDR
-  value: {{ printf ":%d" (int .healthPort) | quote }}
-- name: TINIT_TERMINATION_LOG
-  value: /dev/termination-log
-- name: TINIT_RESTART
-  value: {{ .restart | quote }}
-- name: TINIT_GRACE
-  value: {{ printf "%ds" (int $t.graceSeconds) | quote }}
-- name: TINIT_DRAIN
-  value: {{ printf "%ds" (int $t.drainSeconds) | quote }}
-{{- if $tcp }}
-- name: TINIT_CHECK_TCP
-  value: {{ join "," $tcp | quote }}
-{{- end }}
-{{- with $checks.http }}
-- name: TINIT_CHECK_HTTP
-  value: {{ join "," . | quote }}
-{{- end }}
-{{- with $checks.file }}
-- name: TINIT_CHECK_FILE
-  value: {{ join "," . | quote }}
-{{- end }}
-{{- with $checks.interval }}
-- name: TINIT_CHECK_INTERVAL
-  value: {{ . | quote }}
-{{- end }}
-{{- with $checks.failAfter }}
-- name: TINIT_CHECK_FAIL_AFTER
-  value: {{ . | quote }}
-{{- end }}
-{{- with $t.rewrite }}
-- name: TINIT_REWRITE
-  value: {{ join "," . | quote }}
-{{- end }}
-{{- with $t.logLevel }}
-- name: TINIT_LOG_LEVEL
-  value: {{ . | quote }}
-{{- end }}
-{{- with $t.logFormat }}
-- name: TINIT_LOG_FORMAT
-  value: {{ . | quote }}
-{{- end }}
-{{- if .subreaper }}
-- name: TINIT_SUBREAPER
-  value: "true"
-{{- end }}
-{{- with $t.extraEnv }}
-{{ toYaml . }}
+{{- define "tinit.libRoot" -}}
+{{- $v := .root.Values }}
+{{- $t := deepCopy $v.tinit }}
+{{- $checks := deepCopy ($t.checks | default dict) }}
+{{- $port := $v.app.port }}
+{{- if eq .for "sidecar" }}
+{{- $sc := $v.sidecar }}
+{{- $_ := set $t "healthPort" $sc.healthPort }}
+{{- $_ := set $t "restart" $sc.restart }}
+{{- $checks = deepCopy ($sc.checks | default dict) }}
+{{- $port = $sc.port }}
+{{- if $sc.shareProcessNamespace }}
+{{- $_ := set $t "extraEnv" (prepend ($t.extraEnv | default list) (dict "name" "TINIT_SUBREAPER" "value" "true")) }}
 {{- end }}
 {{- end }}
-
-{{/*
-Liveness (/healthz) and readiness (/readyz) probes on tinit's named port.
-Takes a dict: root, portName.
-*/}}
-{{- define "tinit.probes" -}}
-{{- $p := .root.Values.tinit.probes | default dict -}}
-livenessProbe:
-  httpGet:
-    path: /healthz
-    port: {{ .portName }}
-  {{- with $p.liveness }}
-  {{- toYaml . | nindent 2 }}
-  {{- end }}
-readinessProbe:
-  httpGet:
-    path: /readyz
-    port: {{ .portName }}
-  {{- with $p.readiness }}
-  {{- toYaml . | nindent 2 }}
-  {{- end }}
-{{- end }}
-
-{{/*
-Read-only mount of the directory holding tinit.
-*/}}
-{{- define "tinit.binMount" -}}
-- name: tinit-bin
-  mountPath: {{ include "tinit.binDir" . }}
-  readOnly: true
+{{- $appPort := ne (toString $checks.appPort) "false" }}
+{{- $_ := unset $checks "appPort" }}
+{{- if and $appPort $port }}{{ $_ := set $checks "appPort" $port }}{{ end }}
+{{- $_ := set $t "checks" $checks }}
+{{- toJson (dict "Values" (dict "tinit" $t)) }}
 {{- end }}

@@ -1,7 +1,9 @@
-// Package test lints and renders the tinit Helm chart with a pinned helm
-// (built from the Go module proxy), decodes every rendered document strictly
-// into k8s.io/api types, and checks that the probes, ports and commands
-// point at tinit.
+// Package test lints and renders the tinit Helm chart and a user chart
+// built on the tinit-lib library chart with a pinned helm (built from the
+// Go module proxy), decodes every rendered document strictly into
+// k8s.io/api types, and checks that the probes, ports and commands point at
+// tinit and that every container meets the restricted Pod Security
+// Standard.
 //
 // It is a Go module of its own so that the tinit module never depends on
 // Kubernetes or Helm. The first run builds helm (about 4 minutes on two
@@ -29,7 +31,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// helmModule is the pinned helm, run with `go run` from the module proxy.
+// helmModule is the pinned helm, built from the module proxy.
 const helmModule = "helm.sh/helm/v3/cmd/helm@v3.22.0"
 
 const (
@@ -42,6 +44,19 @@ const (
 
 var chartDir string
 
+// libDir is charts/tinit-lib.
+var libDir string
+
+// helmBin is the pinned helm, built once by TestMain (from the build cache
+// after the first run) and copied into a temporary directory: running the
+// binary is much faster than a `go run` per call.
+var helmBin string
+
+// kubeVersion is passed to every render and lint: helm built from source
+// without the release's ldflags defaults .Capabilities.KubeVersion to v1.20.0, below the
+// 1.29 that sidecar mode needs.
+const kubeVersion = "1.31.0"
+
 // helmEnv keeps helm's cache, config and data out of the user's home.
 var helmEnv []string
 
@@ -52,6 +67,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	chartDir = dir
+	libDir = filepath.Join(filepath.Dir(dir), "tinit-lib")
 	home, err := os.MkdirTemp("", "tinit-chart-helm-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -65,6 +81,13 @@ func TestMain(m *testing.M) {
 	// Build (or fetch from the cache) helm once, up front, so a build
 	// failure is reported once and clearly.
 	start := time.Now()
+	bin, err := buildHelm(filepath.Join(home, "helm"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building %s failed: %v\n", helmModule, err)
+		os.RemoveAll(home)
+		os.Exit(1)
+	}
+	helmBin = bin
 	out, err := runHelm("version", "--short")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building %s failed: %v\n%s", helmModule, err, out)
@@ -77,17 +100,53 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// buildHelm builds the pinned helm with `go run -exec echo`, which prints
+// the path of the executable instead of running it (go run caches linked
+// executables, go install would link helm again on every run, about 20 s),
+// and copies it to dst.
+func buildHelm(dst string) (string, error) {
+	cmd := exec.Command("go", "run", "-exec", "echo", helmModule)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%v\n%s", err, stderr.String())
+	}
+	src := strings.TrimSpace(string(out))
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", fmt.Errorf("go run -exec echo printed %q: %v", src, err)
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
+
 // runHelm runs the pinned helm in the chart directory and returns its
 // combined output.
 func runHelm(args ...string) (string, error) {
-	cmd := exec.Command("go", append([]string{"run", helmModule}, args...)...)
-	cmd.Dir = chartDir
+	return runHelmIn(chartDir, args...)
+}
+
+// runHelmIn runs the pinned helm in dir and returns its combined output.
+func runHelmIn(dir string, args ...string) (string, error) {
+	stdout, stderr, err := helmOut(dir, args...)
+	return stderr + stdout, err
+}
+
+// helmOut runs the pinned helm in dir and returns stdout and stderr apart:
+// helm logs the symlink charts/tinit-lib to stderr, which is no part of
+// the rendered YAML.
+func helmOut(dir string, args ...string) (string, string, error) {
+	cmd := exec.Command(helmBin, args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), helmEnv...)
-	var buf bytes.Buffer
-	cmd.Stdout = &buf
-	cmd.Stderr = &buf
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
 	err := cmd.Run()
-	return buf.String(), err
+	return stdout.String(), stderr.String(), err
 }
 
 // ciFiles are the chart-testing values files.
@@ -107,12 +166,12 @@ func ciFiles(t *testing.T) []string {
 }
 
 func TestLint(t *testing.T) {
-	cases := [][]string{{"lint", "--strict", "."}}
+	cases := [][]string{{"lint", "--strict", "--kube-version", kubeVersion, "."}}
 	for _, f := range ciFiles(t) {
-		cases = append(cases, []string{"lint", "--strict", "-f", f, "."})
+		cases = append(cases, []string{"lint", "--strict", "--kube-version", kubeVersion, "-f", f, "."})
 	}
 	for _, args := range cases {
-		t.Run(strings.Join(args[2:], " "), func(t *testing.T) {
+		t.Run(strings.Join(args[4:], " "), func(t *testing.T) {
 			out, err := runHelm(args...)
 			if err != nil {
 				t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -124,14 +183,22 @@ func TestLint(t *testing.T) {
 	}
 }
 
-// render runs helm template with the given extra arguments and decodes
-// every document strictly.
+// render runs helm template on charts/tinit with the given extra
+// arguments and decodes every document strictly.
 func render(t *testing.T, args ...string) []any {
 	t.Helper()
-	all := append([]string{"template", "tinit-test", ".", "--namespace", "apps"}, args...)
-	out, err := runHelm(all...)
+	return renderIn(t, chartDir, args...)
+}
+
+// renderIn runs helm template on the chart in dir (at Kubernetes
+// kubeVersion unless args say otherwise) and decodes every document
+// strictly.
+func renderIn(t *testing.T, dir string, args ...string) []any {
+	t.Helper()
+	all := append([]string{"template", "tinit-test", ".", "--namespace", "apps", "--kube-version", kubeVersion}, args...)
+	out, stderr, err := helmOut(dir, all...)
 	if err != nil {
-		t.Fatalf("helm %s: %v\n%s", strings.Join(all, " "), err, out)
+		t.Fatalf("helm %s: %v\n%s%s", strings.Join(all, " "), err, stderr, out)
 	}
 	objs, err := decodeAll(out)
 	if err != nil {
@@ -431,7 +498,7 @@ func TestInjectMode(t *testing.T) {
 		tcpCheck string
 		deadline time.Duration
 	}{
-		{"defaults", nil, "app", []string{"nginx", "-g", "daemon off;"}, "127.0.0.1:80", 8 * time.Second},
+		{"defaults", nil, "app", []string{"nginx", "-g", "daemon off;"}, "127.0.0.1:8080", 8 * time.Second},
 		{"ci/inject-values.yaml", []string{"-f", "ci/inject-values.yaml"}, "web", []string{"nginx", "-g", "daemon off;"}, "127.0.0.1:8080", 25 * time.Second},
 		{"no app port, custom health port", []string{"--set", "app.port=null", "--set", "tinit.healthPort=9999", "--set", "tinit.graceSeconds=30", "--set", "tinit.drainSeconds=7"}, "app", nil, "", 37 * time.Second},
 	}
@@ -605,7 +672,7 @@ func TestTemplateFailures(t *testing.T) {
 		{"bad duration", []string{"--set", "tinit.checks.failAfter=soon"}, "failAfter"},
 		{"grace period not above drain+grace", []string{"--set", "terminationGracePeriodSeconds=8"}, "terminationGracePeriodSeconds"},
 		{"inject without a command", []string{"--set", "app.command=null"}, "app.command"},
-		{"health port equals app port", []string{"--set", "tinit.healthPort=80"}, "healthPort"},
+		{"health port equals app port", []string{"--set", "tinit.healthPort=8080"}, "healthPort"},
 		{"an https check, which tinit cannot make", []string{"--set", "tinit.checks.http[0]=https://127.0.0.1:8443/"}, "http"},
 	}
 	for _, tc := range cases {
@@ -658,22 +725,26 @@ func TestNotes(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "templates", "NOTES.txt")); err != nil {
 		t.Fatal(err)
 	}
+	write(t, filepath.Join(dir, "disabled-values.yaml"), "tinit:\n  enabled: false\n")
 	cases := []struct {
 		file string
 		want []string
 	}{
 		{"values.yaml", []string{`["/tinit-bin/tinit","--","nginx","-g","daemon off;"]`, ":9180", "/healthz", "/readyz", "containerStatuses[?(@.name==\"app\")]", ".lastState.terminated.message", "terminationGracePeriodSeconds is 13s"}},
 		{"ci/inject-values.yaml", []string{"port-forward", "9180:9180", "terminationGracePeriodSeconds is 30s", "drain 5s + grace 20s"}},
+		{"disabled-values.yaml", []string{"tinit.enabled is false", "runs\nwithout tinit"}},
 		{"ci/sidecar-values.yaml", []string{"sidecar mode", "initContainerStatuses[?(@.name==\"fluent-bit\")]", "9181:9181", "subreaper", "TINIT_RESTART=on-failure"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
-			cmd := exec.Command("go", "run", helmModule, "template", "tinit-test", ".", "-n", "apps", "-f", tc.file, "--show-only", "templates/notes-check.yaml")
+			cmd := exec.Command(helmBin, "template", "tinit-test", ".", "-n", "apps", "--kube-version", kubeVersion, "-f", tc.file, "--show-only", "templates/notes-check.yaml")
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(), helmEnv...)
-			out, err := cmd.CombinedOutput()
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
 			if err != nil {
-				t.Fatalf("rendering NOTES.txt: %v\n%s", err, out)
+				t.Fatalf("rendering NOTES.txt: %v\n%s%s", err, stderr.String(), out)
 			}
 			js, err := yaml.YAMLToJSONStrict(out)
 			if err != nil {
@@ -702,7 +773,8 @@ func write(t *testing.T, path, data string) {
 }
 
 // copyTree copies the regular files under src to dst, skipping the
-// top-level directory named skip.
+// top-level directory named skip and following symbolic links (such as
+// charts/tinit/charts/tinit-lib).
 func copyTree(t *testing.T, src, dst, skip string) {
 	t.Helper()
 	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
@@ -719,7 +791,21 @@ func copyTree(t *testing.T, src, dst, skip string) {
 			}
 			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
 		}
-		if !d.Type().IsRegular() {
+		if d.Type()&os.ModeSymlink != 0 {
+			target, err := filepath.EvalSymlinks(path)
+			if err != nil {
+				return err
+			}
+			fi, err := os.Stat(target)
+			if err != nil {
+				return err
+			}
+			if fi.IsDir() {
+				copyTree(t, target, filepath.Join(dst, rel), "")
+				return nil
+			}
+			path = target
+		} else if !d.Type().IsRegular() {
 			return nil
 		}
 		data, err := os.ReadFile(path)
