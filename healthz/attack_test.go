@@ -247,6 +247,13 @@ func raiseOpenFiles(t *testing.T, n uint64) {
 }
 
 func TestProbesAnswerUnderAttack(t *testing.T) {
+	if raceDetector {
+		// The attackers share the machine with the server; under the race
+		// detector both run several times slower and the 1 s timeout
+		// measures the instrumentation. make test runs this test without
+		// -race as well, where it counts.
+		t.Skip("timing test: run without -race (make test does)")
+	}
 	const clients = 1000
 	raiseOpenFiles(t, 2*clients+1024)
 	for _, tc := range []struct {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -22,6 +23,58 @@ import (
 // client never waits for it (see admit).
 const maxConns = 64
 
+// fdReserve is what tinit keeps of its descriptors for itself beyond the
+// endpoint's connections: stdio, the runtime's poller (2), the listener,
+// a failed exec's error pipe (2), a walk of /proc, the termination log,
+// and spare; each app check may hold one more while it runs.
+const fdReserve = 16
+
+// MinConns is the fewest connections the endpoint needs: a probe or two
+// and a scraper.
+const MinConns = 4
+
+// connBudget is maxConns, or fewer when RLIMIT_NOFILE would run out
+// first: a budget the process cannot open would never evict, and the
+// attackers would take the descriptors tinit needs to restart the child.
+func connBudget(h *Handler) int {
+	free, ok := freeForConns(h)
+	if !ok {
+		return maxConns
+	}
+	return budgetFor(free)
+}
+
+// budgetFor is the connection budget when free descriptors are left.
+func budgetFor(free int) int { return max(MinConns, min(maxConns, free)) }
+
+// freeForConns is RLIMIT_NOFILE minus what tinit keeps for itself.
+func freeForConns(h *Handler) (int, bool) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 {
+		return 0, false
+	}
+	checks := 0
+	if h != nil && h.checks != nil {
+		checks = len(h.checks.cfg.TCP) + len(h.checks.cfg.HTTP) + len(h.checks.cfg.File)
+	}
+	return int(lim.Cur) - fdReserve - checks, true
+}
+
+// CheckFDLimit says whether RLIMIT_NOFILE leaves the endpoint MinConns
+// connections beside what tinit keeps for itself and for its app checks
+// (checks of them): an endpoint that a handful of clients could starve is
+// a configuration error.
+func CheckFDLimit(checks int) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 {
+		return nil
+	}
+	if want := uint64(fdReserve + checks + MinConns); lim.Cur < want {
+		return fmt.Errorf("RLIMIT_NOFILE (ulimit -n) %d is too low for --health-addr: want at least %d (tinit's own %d, %d for app checks, %d connections)", lim.Cur, want, fdReserve, checks, MinConns)
+	}
+	return nil
+}
+
 // limits bounds what one client can take from the server while nobody
 // needs its slot; when somebody does, eviction takes it sooner.
 type limits struct {
@@ -29,6 +82,7 @@ type limits struct {
 	idle        time.Duration // waiting for the next request on a kept-alive connection
 	write       time.Duration // writing one response
 	headerBytes int           // request line and headers together
+	conns       int           // sockets open at once, the one just accepted included; 0: maxConns
 }
 
 var defaultLimits = limits{
@@ -153,6 +207,9 @@ func Serve(l net.Listener, h *Handler) *Server {
 }
 
 func serve(l net.Listener, h *Handler, lim limits) *Server {
+	if lim.conns <= 0 {
+		lim.conns = connBudget(h)
+	}
 	s := &Server{l: l, h: h, lim: lim, conns: make(map[*conn]struct{})}
 	s.bufs.New = func() any { return &buffers{br: bufio.NewReaderSize(nil, lim.headerBytes)} }
 	go s.acceptLoop()
@@ -177,6 +234,11 @@ func (s *Server) acceptLoop() {
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
+			}
+			// Out of descriptors (other fds of tinit's took them): the
+			// connection worth least makes room, as for a newcomer.
+			if (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) && s.evictOne() {
+				continue
 			}
 			// EMFILE and the like pass; pausing lets the fds come back
 			// instead of spinning on the error.
@@ -215,7 +277,7 @@ func (s *Server) admit(nc net.Conn) (*conn, bool) {
 		return nil, false
 	}
 	var victim *conn
-	if len(s.conns)+1 >= maxConns {
+	if len(s.conns)+1 >= s.lim.conns {
 		victim = s.victim()
 		delete(s.conns, victim)
 		s.evicted = c.since
@@ -228,6 +290,21 @@ func (s *Server) admit(nc net.Conn) (*conn, bool) {
 		victim.Close()
 	}
 	return c, true
+}
+
+// evictOne closes the connection worth least, if there is one.
+func (s *Server) evictOne() bool {
+	s.mu.Lock()
+	if len(s.conns) == 0 {
+		s.mu.Unlock()
+		return false
+	}
+	v := s.victim()
+	delete(s.conns, v)
+	s.evicted = time.Now()
+	s.mu.Unlock()
+	v.Close()
+	return true
 }
 
 // victim is the connection to close for a newcomer: the lowest rank

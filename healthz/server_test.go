@@ -447,3 +447,16 @@ func FuzzReadRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestTheBudgetFitsTheDescriptorLimit(t *testing.T) {
+	for _, tt := range []struct{ free, want int }{
+		{1000, maxConns}, {maxConns, maxConns}, {48, 48}, {MinConns, MinConns}, {1, MinConns},
+	} {
+		if got := budgetFor(tt.free); got != tt.want {
+			t.Errorf("budgetFor(%d free) = %d, want %d", tt.free, got, tt.want)
+		}
+	}
+	if free, ok := freeForConns(nil); ok && connBudget(nil) != budgetFor(free) {
+		t.Errorf("connBudget = %d with %d free", connBudget(nil), free)
+	}
+}

@@ -66,7 +66,12 @@ func main() {
 	// SIGTERM cannot forward it.
 	sigs := signals.Register()
 	// Made while the configuration is read; waited for before the child.
-	threads := reserveThreads()
+	// A one-shot mode starts no child and needs none: --healthcheck runs
+	// every HEALTHCHECK interval, maybe under the same pids limit.
+	var threads *reservation
+	if !oneShot(os.Args[1:]) {
+		threads = reserveThreads()
+	}
 	os.Exit(run(os.Args[1:], sigs, threads, os.Stdout, os.Stderr))
 }
 
@@ -126,7 +131,11 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 	if st != nil && st.health.src != "" {
 		need++ // the listener
 	}
-	if err := checkFDs(need); err != nil {
+	err := checkFDs(need)
+	if err == nil && st != nil && st.health.src != "" {
+		err = healthz.CheckFDLimit(len(st.checks.TCP) + len(st.checks.HTTP) + len(st.checks.File))
+	}
+	if err != nil {
 		if len(errs) > 0 {
 			usageErrors(stderr, append(errs, err))
 		} else {
@@ -200,6 +209,9 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 		time.AfterFunc(gcDelay, func() { debug.SetGCPercent(gcPercent) })
 	}
 	// Before the child exists: it may use up every process slot there is.
+	if threads == nil { // oneShot guessed a mode the parser did not see
+		threads = reserveThreads()
+	}
 	n := threads.wait()
 	log.Debugf("GOMAXPROCS %d; %d threads, budget %d", runtime.GOMAXPROCS(0), n, threads.budget)
 	dir := leaveWorkingDir(log)
@@ -300,8 +312,11 @@ func checkFDs(need int) error {
 
 // termLogWait bounds writing the termination log. The open cannot wait
 // for a FIFO's reader (O_NONBLOCK) and the write cannot wait for room in
-// one; what is left is a filesystem that does not answer (a hung NFS or
-// FUSE mount), and the child's exit code matters more than the line.
+// one; what is left is a filesystem that does not answer (a hung NFS
+// mount), and the child's exit code matters more than the line. A FUSE
+// daemon that has taken the request and never answers is beyond it: the
+// thread waits uninterruptibly, and the kernel cannot finish tinit's exit
+// until the daemon answers or dies.
 const termLogWait = time.Second
 
 // writeTerminationLog writes one line saying why tinit exits. Kubernetes
@@ -372,6 +387,22 @@ func usageErrors(w io.Writer, errs []error) {
 
 // askedForHealthcheck reports whether --healthcheck is among tinit's own
 // options (before "--" or PROGRAM), for a command line that did not parse.
+// oneShot reports whether tinit's own options (before "--" or PROGRAM) ask
+// for a mode that runs no child: --help, --version, --install,
+// --healthcheck.
+func oneShot(args []string) bool {
+	for _, a := range args {
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			return false
+		}
+		switch name, _, _ := strings.Cut(a, "="); name {
+		case "-h", "--help", "--version", "--install", "--healthcheck":
+			return true
+		}
+	}
+	return false
+}
+
 func askedForHealthcheck(args []string) bool {
 	for _, a := range args {
 		if a == "--" || !strings.HasPrefix(a, "-") {

@@ -29,6 +29,8 @@ import (
 //	               by the lock below
 //	1              a thread waiting in the network poller (netpoll) with
 //	               every P idle
+//	1              os/signal's loop, which waits in the runtime
+//	               (signal_recv) in a blocking call for good
 //	blockedCalls   goroutines that can be in a blocking system call at
 //	               once: the log writer's write(2) to a stderr nobody
 //	               reads, the loop's fork/exec (it reads the exec status
@@ -50,7 +52,7 @@ const (
 
 // threadBudget is the number of threads tinit keeps, for GOMAXPROCS procs.
 func threadBudget(procs int) int {
-	return procs + 1 + 1 + 1 + blockedCalls + spareThreads
+	return procs + 1 + 1 + 1 + 1 + blockedCalls + spareThreads
 }
 
 // reservation is the threads being made in the background while tinit
@@ -113,6 +115,9 @@ func holdThreads(n int) {
 // wait returns once the threads are made, with the process's thread
 // count.
 func (r *reservation) wait() int {
+	if r == nil {
+		return 0
+	}
 	<-r.done
 	n, _ := threadCount()
 	return n

@@ -99,6 +99,8 @@ type machine struct {
 	// killBy ends the one KillWait after tinit's first SIGKILL to the main
 	// child or the leftovers; later SIGKILLs do not extend it.
 	killBy time.Time
+	// listFailed: listing the leftovers failed once (no /proc); said once.
+	listFailed bool
 	// stopSent: tinit forwarded a job-control stop signal itself since the
 	// last SIGCONT, so the child's stop is not the terminal's.
 	stopSent bool
@@ -375,10 +377,14 @@ func (m *machine) signalLeftovers(sig unix.Signal, skip int) int {
 	if err == nil {
 		return n
 	}
-	m.log.Warnf("send %s to leftover processes: %v", signals.Name(sig), err)
+	if !m.listFailed {
+		// Once: after SIGKILL this runs on every wake-up.
+		m.log.Warnf("send %s to leftover processes: %v", signals.Name(sig), err)
+		m.listFailed = true
+	}
 	if m.group != 0 && m.group != skip {
-		if err := m.ops.Kill(-m.group, sig); err == nil {
-			m.log.WithField("group", m.group).Warnf("%s to the main child's group instead", signals.Name(sig))
+		if err := m.ops.Kill(-m.group, sig); err == nil && m.log.IsLevelEnabled(logrus.InfoLevel) {
+			m.log.WithField("group", m.group).Infof("%s to the main child's group instead", signals.Name(sig))
 		}
 	}
 	return -1 // how many is not known

@@ -1,0 +1,5 @@
+//go:build !race
+
+package healthz
+
+const raceDetector = false
