@@ -359,7 +359,7 @@ func validate(cl *cmdline, env *envVars, lookup func(string) (string, bool)) (*s
 	duration("backoff", &s.restart.Backoff, span{zero: "restart at once", example: "100ms"})
 	duration("backoff-max", &s.restart.BackoffMax, span{zero: "no delay", example: "30s"})
 	duration("backoff-reset", &s.restart.BackoffReset, span{zero: "every restart resets the delay", example: "10s"})
-	duration("restart-window", &s.restart.Window, span{zero: "since start", example: "1h"})
+	duration("restart-window", &s.restart.Window, span{zero: "since start", example: "1h", max: maxWindow})
 	duration("grace", &s.grace, span{zero: "SIGKILL at once", example: "8s"})
 	hbIn, hbGiven := duration("heartbeat", &s.heartbeat, span{min: minHeartbeat, zero: "off", example: "1s"})
 	duration("drain", &s.drain, span{zero: "none", example: "5s"})
@@ -512,10 +512,16 @@ const maxDuration = 24 * time.Hour
 // maxText is maxDuration as the messages spell it: "24h", not "24h0m0s".
 const maxText = "24h"
 
+// maxWindow bounds --restart-window, which enters no sum: "at most 3
+// restarts a week" is a policy people write. now - a year cannot
+// overflow either.
+const maxWindow = 365 * 24 * time.Hour
+
 // span is the range a duration setting accepts: 0 (when zero says what
 // it means), or min to maxDuration.
 type span struct {
 	min     time.Duration // smallest value above 0; 0: any
+	max     time.Duration // largest value; 0: maxDuration
 	zero    string        // what 0 means; "": 0 is refused
 	example string        // a typical value, for the message
 }
@@ -524,18 +530,33 @@ func (l span) allows(d time.Duration) bool {
 	if d == 0 {
 		return l.zero != ""
 	}
-	return d >= max(l.min, 1) && d <= maxDuration
+	return d >= max(l.min, 1) && d <= l.maximum()
+}
+
+func (l span) maximum() time.Duration {
+	if l.max > 0 {
+		return l.max
+	}
+	return maxDuration
+}
+
+// maxText spells the maximum as people write it: "24h", "8760h".
+func (l span) maxText() string {
+	if l.max > 0 {
+		return strings.TrimSuffix(strings.TrimSuffix(l.max.String(), "0s"), "0m")
+	}
+	return maxText
 }
 
 // want is the hint for a refused value, naming this setting's range.
 func (l span) want() string {
 	switch {
 	case l.zero == "":
-		return fmt.Sprintf("want a duration from %v to %s, such as %s", l.min, maxText, l.example)
+		return fmt.Sprintf("want a duration from %v to %s, such as %s", l.min, l.maxText(), l.example)
 	case l.min > 0:
-		return fmt.Sprintf("want 0 (%s) or a duration from %v to %s, such as %s", l.zero, l.min, maxText, l.example)
+		return fmt.Sprintf("want 0 (%s) or a duration from %v to %s, such as %s", l.zero, l.min, l.maxText(), l.example)
 	}
-	return fmt.Sprintf("want a duration from 0 (%s) to %s, such as %s", l.zero, maxText, l.example)
+	return fmt.Sprintf("want a duration from 0 (%s) to %s, such as %s", l.zero, l.maxText(), l.example)
 }
 
 func validPort(p string) bool {

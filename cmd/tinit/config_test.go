@@ -131,7 +131,8 @@ func TestBadInputNamesItsSource(t *testing.T) {
 		{"a backoff above a day", nil, []string{"--backoff", "25h", "a"}, `--backoff: "25h": want a duration from 0 (restart at once) to 24h`},
 		{"a backoff-max above a day", nil, []string{"--backoff-max", "1000h", "a"}, `--backoff-max: "1000h"`},
 		{"a backoff-reset above a day", map[string]string{"TINIT_BACKOFF_RESET": "48h"}, []string{"a"}, "TINIT_BACKOFF_RESET"},
-		{"a restart window above a day", nil, []string{"--restart-window", "8760h", "a"}, "--restart-window"},
+		{"a restart window above a year", nil, []string{"--restart-window", "8761h", "a"}, "--restart-window"},
+		{"a restart window above a year, from its variable", map[string]string{"TINIT_RESTART_WINDOW": "9000h"}, []string{"a"}, "TINIT_RESTART_WINDOW"},
 		{"a check-fail-after above a day", nil, []string{"--check-fail-after", "25h", "a"}, "--check-fail-after"},
 		{"a check-start-period above a day", map[string]string{"TINIT_CHECK_START_PERIOD": "25h"}, []string{"a"}, "TINIT_CHECK_START_PERIOD"},
 		{"a negative check-start-period", nil, []string{"--check-start-period", "-1s", "a"}, "--check-start-period"},
@@ -273,7 +274,7 @@ func TestPrecedence(t *testing.T) {
 			return s.pdeathsig == unix.SIGALRM && s.stop[unix.SIGALRM] && s.rewrite[unix.SIGALRM] == unix.SIGTERM && s.heartbeat == 0
 		}},
 		{"the limits themselves are accepted", nil, []string{"--heartbeat", "24h", "--check-interval", "10ms", "--drain", "24h", "--grace", "24h",
-			"--backoff", "24h", "--backoff-max", "24h", "--backoff-reset", "24h", "--restart-window", "24h", "--check-fail-after", "24h", "a"}, func(s *settings) bool {
+			"--backoff", "24h", "--backoff-max", "24h", "--backoff-reset", "24h", "--restart-window", "168h", "--check-fail-after", "24h", "a"}, func(s *settings) bool {
 			return s.heartbeat == 24*time.Hour && s.checks.Interval == 10*time.Millisecond && s.drain+s.grace == 48*time.Hour
 		}},
 		{"the smallest heartbeat is 10ms", nil, []string{"--heartbeat", "10ms", "a"}, func(s *settings) bool { return s.heartbeat == 10*time.Millisecond }},
@@ -395,8 +396,12 @@ func sane(s *settings) string {
 		"check-interval": s.checks.Interval, "check-fail-after": s.checks.FailAfter,
 		"check-start-period": s.checks.StartPeriod,
 	} {
-		if d < 0 || d > maxDuration {
-			return fmt.Sprintf("--%s %v is outside 0 to %v", name, d, maxDuration)
+		limit := maxDuration
+		if name == "restart-window" {
+			limit = maxWindow
+		}
+		if d < 0 || d > limit {
+			return fmt.Sprintf("--%s %v is outside 0 to %v", name, d, limit)
 		}
 	}
 	const maxInt64 = time.Duration(1<<63 - 1)
