@@ -14,9 +14,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -238,73 +241,102 @@ func TestDockerRunInitWithInitPath(t *testing.T) {
 	})
 }
 
-// The Dockerfile that .ci/ociimage packs also builds with docker build, to
-// the same image for a foreign architecture: same labels, same entrypoint,
-// same /tinit.
-func TestDockerfileBuildMatchesImageLayout(t *testing.T) {
+// make images' layout in a real engine: skopeo (an OCI implementation
+// that is not ours) copies this machine's image out of the index into the
+// test's own dockerd, where it runs; and the Dockerfile that .ci/ociimage
+// packs also builds with docker build, to the same image for a foreign
+// architecture: same labels, same entrypoint, same /tinit.
+func TestImageLayoutInDocker(t *testing.T) {
 	dist := releaseDist(t)
-	var a releaseArch
-	for _, a = range archesUnderTest(t) {
-		if a.goarch != "amd64" {
-			break
-		}
-	}
+	needTools(t, "skopeo")
 	d := startOwnDockerd(t)
-	dockerfile, err := os.ReadFile(filepath.Join(repoRoot(t), "Dockerfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := os.ReadFile(filepath.Join(dist, "tinit-linux-"+a.goarch))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := imageLabels(t)
-	tag := "tinit-dockerfile:e2e"
-	d.build(t, tag, map[string][]byte{"Dockerfile": dockerfile, "dist/tinit-linux-" + a.goarch: bin},
-		"--build-arg", "DIST=dist", "--build-arg", "TARGETARCH="+a.goarch,
-		"--build-arg", "VERSION="+want["org.opencontainers.image.version"],
-		"--build-arg", "REVISION="+want["org.opencontainers.image.revision"],
-		"--build-arg", "CREATED="+want["org.opencontainers.image.created"])
-	var c ociConfig
-	decodeJSON(t, []byte(d.out(t, "inspect", "-f", "{{json .Config}}", tag)), &c.Config)
-	for k, v := range want {
-		if c.Config.Labels[k] != v {
-			t.Errorf("docker build: label %s=%q, want %q", k, c.Config.Labels[k], v)
-		}
-	}
-	if got := fmt.Sprint(c.Config.Entrypoint); got != "[/tinit --]" {
-		t.Errorf("docker build: entrypoint %s", got)
-	}
-	id := d.out(t, "create", tag)
-	out := filepath.Join(t.TempDir(), "tinit")
-	d.out(t, "cp", id+":/tinit", out)
-	got, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, bin) {
-		t.Errorf("docker build's /tinit is not tinit-linux-%s", a.goarch)
-	}
-
-	// And .ci/ociimage's config for that architecture says the same.
 	layout := filepath.Join(t.TempDir(), "oci")
 	makeImageLayout(t, dist, layout)
-	b, _ := os.ReadFile(filepath.Join(layout, "index.json"))
+	b, err := os.ReadFile(filepath.Join(layout, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var top, index ociIndex
 	decodeJSON(t, b, &top)
 	decodeJSON(t, readBlob(t, layout, top.Manifests[0], "application/vnd.oci.image.index.v1+json"), &index)
-	for _, md := range index.Manifests {
-		if md.Platform.Architecture != a.goarch {
-			continue
+	want := imageLabels(t)
+
+	t.Run("skopeo loads this machine's image and it runs", func(t *testing.T) {
+		ref := "oci:" + layout + ":" + top.Manifests[0].Annotations["org.opencontainers.image.ref.name"]
+		const tag = "tinit-layout:e2e"
+		cmd := exec.Command("skopeo", "copy", "--dest-daemon-host", d.host, ref, "docker-daemon:"+tag)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("skopeo copy %s: %v\n%s", ref, err, b)
 		}
-		var m ociManifest
-		var lc ociConfig
-		decodeJSON(t, readBlob(t, layout, md, "application/vnd.oci.image.manifest.v1+json"), &m)
-		decodeJSON(t, readBlob(t, layout, m.Config, "application/vnd.oci.image.config.v1+json"), &lc)
-		if fmt.Sprint(lc.Config.Labels) != fmt.Sprint(c.Config.Labels) || fmt.Sprint(lc.Config.Entrypoint) != fmt.Sprint(c.Config.Entrypoint) {
-			t.Errorf("docker build's labels and entrypoint\n%v %v\ndiffer from the layout's\n%v %v", c.Config.Labels, c.Config.Entrypoint, lc.Config.Labels, lc.Config.Entrypoint)
+		if got := d.out(t, "inspect", "-f", "{{.Architecture}} {{index .Config.Labels \"org.opencontainers.image.licenses\"}}", tag); got != runtime.GOARCH+" Apache-2.0" {
+			t.Errorf("docker inspect: %q, want %s Apache-2.0", got, runtime.GOARCH)
 		}
-		return
-	}
-	t.Fatalf("the layout has no %s image", a.goarch)
+		// The entrypoint is /tinit --: a missing program is 127.
+		if code, out := d.run(t, tag, "/no/such/program"); code != 127 {
+			t.Errorf("docker run %s /no/such/program: exit %d, want 127: %s", tag, code, out)
+		}
+		code, out := d.run(t, "--entrypoint", "/tinit", tag, "--version")
+		wantVersion := output(t, "", filepath.Join(dist, "tinit-linux-"+runtime.GOARCH), "--version")
+		if code != 0 || strings.TrimSpace(out) != strings.TrimSpace(wantVersion) {
+			t.Errorf("/tinit --version in the image: exit %d, %q; want the release's %q", code, out, wantVersion)
+		}
+	})
+
+	t.Run("docker build of the Dockerfile gives the same image", func(t *testing.T) {
+		var a releaseArch
+		for _, a = range archesUnderTest(t) {
+			if a.goarch != runtime.GOARCH {
+				break
+			}
+		}
+		dockerfile, err := os.ReadFile(filepath.Join(repoRoot(t), "Dockerfile"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin, err := os.ReadFile(filepath.Join(dist, "tinit-linux-"+a.goarch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tag := "tinit-dockerfile:e2e"
+		d.build(t, tag, map[string][]byte{"Dockerfile": dockerfile, "dist/tinit-linux-" + a.goarch: bin},
+			"--build-arg", "DIST=dist", "--build-arg", "TARGETARCH="+a.goarch,
+			"--build-arg", "VERSION="+want["org.opencontainers.image.version"],
+			"--build-arg", "REVISION="+want["org.opencontainers.image.revision"],
+			"--build-arg", "CREATED="+want["org.opencontainers.image.created"])
+		var c ociConfig
+		decodeJSON(t, []byte(d.out(t, "inspect", "-f", "{{json .Config}}", tag)), &c.Config)
+		for k, v := range want {
+			if c.Config.Labels[k] != v {
+				t.Errorf("docker build: label %s=%q, want %q", k, c.Config.Labels[k], v)
+			}
+		}
+		if got := fmt.Sprint(c.Config.Entrypoint); got != "[/tinit --]" {
+			t.Errorf("docker build: entrypoint %s", got)
+		}
+		id := d.out(t, "create", tag)
+		out := filepath.Join(t.TempDir(), "tinit")
+		d.out(t, "cp", id+":/tinit", out)
+		got, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, bin) {
+			t.Errorf("docker build's /tinit is not tinit-linux-%s", a.goarch)
+		}
+		// .ci/ociimage's config for that architecture says the same.
+		for _, md := range index.Manifests {
+			if md.Platform.Architecture != a.goarch {
+				continue
+			}
+			var m ociManifest
+			var lc ociConfig
+			decodeJSON(t, readBlob(t, layout, md, "application/vnd.oci.image.manifest.v1+json"), &m)
+			decodeJSON(t, readBlob(t, layout, m.Config, "application/vnd.oci.image.config.v1+json"), &lc)
+			if !maps.Equal(lc.Config.Labels, c.Config.Labels) || !slices.Equal(lc.Config.Entrypoint, c.Config.Entrypoint) {
+				t.Errorf("docker build's labels and entrypoint\n%v %v\ndiffer from the layout's\n%v %v", c.Config.Labels, c.Config.Entrypoint, lc.Config.Labels, lc.Config.Entrypoint)
+			}
+			return
+		}
+		t.Fatalf("the layout has no %s image", a.goarch)
+	})
 }
