@@ -101,7 +101,7 @@ space := $(empty) $(empty)
 PLATFORMS = $(subst $(space),$(comma),$(strip $(foreach a,$(ARCHES),linux/$(a))))
 
 images: release
-	$(MAKE) image-layout
+	$(MAKE) image-layout VERSION=$(VERSION) COMMIT=$(COMMIT) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH)
 
 # image-layout packs the binaries already in $(DIST) (make images runs it
 # after make release).

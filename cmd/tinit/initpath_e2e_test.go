@@ -202,6 +202,9 @@ func TestDockerRunInitWithInitPath(t *testing.T) {
 		if code, out := d.run(t, "--init", img, "/no/such/program"); code != 127 {
 			t.Errorf("a missing program: exit %d, want 127: %s", code, out)
 		}
+		if code, out := d.run(t, append([]string{"--init", "--user", "65532"}, append(bb, "exit 3")...)...); code != 3 {
+			t.Errorf("as user 65532: exit %d, want 3: %s", code, out)
+		}
 	})
 
 	t.Run("orphans are reaped", func(t *testing.T) {
