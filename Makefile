@@ -19,7 +19,7 @@ GOVARIANTS := GOAMD64=v1 GO386=sse2 GOARM=7 GOPPC64=power8 GORISCV64=rva20u64
 # gives the same bytes. Outside a checkout nothing stable is known: set it.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 
-.PHONY: build test race cover vet fmt fuzz chart-test bench image clean release deb cross
+.PHONY: build test race cover vet fmt fuzz chart-test bench image images image-layout clean release deb cross
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags "$(LDFLAGS)" -o bin/tinit ./cmd/tinit
@@ -78,9 +78,37 @@ chart-test:
 bench:
 	$(GO) run ./bench/cmd/bench
 
+# The image's OCI labels: the version, the commit, and SOURCE_DATE_EPOCH as
+# RFC 3339 (the commit's time: a rebuild gives the same labels).
+CREATED := $(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ)
+IMAGE_ARGS = --build-arg VERSION=$(VERSION) --build-arg REVISION=$(COMMIT) --build-arg CREATED=$(CREATED)
+
 # The image copies the binary built on the host: no base image is pulled.
 image: build
-	docker build -t tinit:dev .
+	docker build $(IMAGE_ARGS) -t tinit:dev .
+
+# One image per release architecture, each holding that architecture's
+# release binary, and an OCI image index over them, as an OCI image layout
+# in $(OCI_LAYOUT) (tagged $(VERSION)): push it with e.g.
+#   skopeo copy --all oci:dist/oci:$(VERSION) docker://REGISTRY/tinit:$(VERSION)
+# No engine is needed and no base image is pulled: .ci/ociimage packs the
+# Dockerfile (stdlib Go only) and, from the same binaries and
+# SOURCE_DATE_EPOCH, writes the same bytes.
+OCI_LAYOUT ?= $(DIST)/oci
+comma := ,
+empty :=
+space := $(empty) $(empty)
+PLATFORMS = $(subst $(space),$(comma),$(strip $(foreach a,$(ARCHES),linux/$(a))))
+
+images: release
+	$(MAKE) image-layout VERSION=$(VERSION) COMMIT=$(COMMIT) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH)
+
+# image-layout packs the binaries already in $(DIST) (make images runs it
+# after make release).
+image-layout:
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run .ci/ociimage/main.go -o $(OCI_LAYOUT) \
+		-context $(DIST) -build-arg DIST=. -platform $(PLATFORMS) -tag $(VERSION) \
+		-build-arg VERSION=$(VERSION) -build-arg REVISION=$(COMMIT) -build-arg CREATED=$(CREATED)
 
 # Static binaries for every release architecture, a .deb for each and
 # SHA256SUMS over all of them, in $(DIST). Reproducible: no path (-trimpath),
