@@ -19,7 +19,7 @@ GOVARIANTS := GOAMD64=v1 GO386=sse2 GOARM=7 GOPPC64=power8 GORISCV64=rva20u64
 # gives the same bytes. Outside a checkout nothing stable is known: set it.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 
-.PHONY: build test race cover vet fmt fuzz chart-test bench image images image-layout clean release deb cross
+.PHONY: build test race cover vet fmt fuzz charts-release chart-test bench image images image-layout clean release deb cross
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags "$(LDFLAGS)" -o bin/tinit ./cmd/tinit
@@ -59,6 +59,7 @@ fmt:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet .ci/ociimage/main.go
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./cmd/tinit
@@ -114,8 +115,27 @@ image-layout:
 # SHA256SUMS over all of them, in $(DIST). Reproducible: no path (-trimpath),
 # no VCS stamp (-buildvcs=false: the commit goes in through -X, so a copy
 # outside a checkout builds the same bytes) and no clock goes in.
-release: deb
-	cd $(DIST) && sha256sum tinit-linux-* tinit_*.deb > SHA256SUMS
+release: deb charts-release
+	cd $(DIST) && sha256sum tinit-linux-* tinit_*.deb tinit-*.tgz > SHA256SUMS
+
+# The two charts as packages (name-CHARTVERSION.tgz, as helm package names
+# them), with the release's version written in: appVersion, and
+# tinit-lib's default image tag (inside an include .Chart is the user's
+# chart, so tinit-lib carries its own). charts/tinit's tinit-lib symlink
+# becomes a copy; its Go test module stays out, as .helmignore says. The
+# same bytes for the same SOURCE_DATE_EPOCH.
+charts-release:
+	rm -rf $(DIST)/charts-src && mkdir -p $(DIST)/charts-src
+	cp -RL charts/tinit-lib charts/tinit $(DIST)/charts-src/
+	rm -rf $(DIST)/charts-src/tinit/test
+	charts/set-app-version.sh $(VERSION) $(DIST)/charts-src
+	rm -rf $(DIST)/charts-src/tinit/charts/tinit-lib && cp -R $(DIST)/charts-src/tinit-lib $(DIST)/charts-src/tinit/charts/
+	set -e; cd $(DIST)/charts-src && for c in tinit-lib tinit; do \
+		v=$$(sed -n 's/^version: *//p' $$c/Chart.yaml); \
+		tar --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 --numeric-owner \
+			--mode=u+rw,go+r,go-w -cf - $$c | gzip -n > ../$$c-$$v.tgz; \
+	done
+	rm -rf $(DIST)/charts-src
 
 deb: cross
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) .ci/deb/build.sh $(DIST) $(VERSION)

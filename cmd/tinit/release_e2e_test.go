@@ -229,8 +229,13 @@ func TestReleaseIsReproducible(t *testing.T) {
 	// Every binary and every .deb is listed, and the sums hold, checked
 	// the way the README tells users to.
 	lines := strings.Split(strings.TrimSpace(string(first)), "\n")
-	if len(lines) != 2*len(archesUnderTest(t)) {
-		t.Errorf("SHA256SUMS has %d lines, want a binary and a .deb for each of %d architectures:\n%s", len(lines), len(archesUnderTest(t)), first)
+	if len(lines) != 2*len(archesUnderTest(t))+2 {
+		t.Errorf("SHA256SUMS has %d lines, want a binary and a .deb for each of %d architectures, and the two charts:\n%s", len(lines), len(archesUnderTest(t)), first)
+	}
+	for _, c := range []string{"  tinit-lib-", "  tinit-0"} {
+		if !strings.Contains(string(first), c) {
+			t.Errorf("SHA256SUMS lacks the chart %s*.tgz", strings.TrimSpace(c))
+		}
 	}
 	for _, a := range archesUnderTest(t) {
 		if !strings.Contains(string(first), "  tinit-linux-"+a.goarch+"\n") || !strings.Contains(string(first), "_"+a.debArch+".deb\n") {
@@ -701,6 +706,37 @@ func TestDebInstallsAndRemoves(t *testing.T) {
 	for _, path := range []string{"/usr/bin/tinit", "/usr/share/man/man1/tinit.1.gz", "/usr/share/doc/tinit"} {
 		if _, err := os.Lstat(path); !os.IsNotExist(err) {
 			t.Errorf("%s is still there after apt-get remove (%v)", path, err)
+		}
+	}
+}
+
+// TestReleaseChartsCarryTheVersion: the charts in a release say which
+// tinit they run: appVersion, and tinit-lib's default image tag, in
+// tinit-lib and in the copy that charts/tinit carries.
+func TestReleaseChartsCarryTheVersion(t *testing.T) {
+	dist := releaseDist(t)
+	version := versionOf(t, filepath.Join(dist, "tinit-linux-amd64")).Version
+	charts, _ := filepath.Glob(filepath.Join(dist, "tinit*.tgz"))
+	if len(charts) != 2 {
+		t.Fatalf("charts in %s: %v, want tinit-lib and tinit", dist, charts)
+	}
+	for _, c := range charts {
+		for _, f := range []string{"tinit-lib/Chart.yaml", "tinit/Chart.yaml", "tinit/charts/tinit-lib/Chart.yaml",
+			"tinit-lib/templates/_tinit.tpl", "tinit/charts/tinit-lib/templates/_tinit.tpl"} {
+			out, err := exec.Command("tar", "-xzOf", c, f).Output()
+			if err != nil {
+				continue // not in this chart
+			}
+			want := `appVersion: "` + version + `"`
+			if strings.HasSuffix(f, ".tpl") {
+				want = `define "tinit-lib.appVersion" -}}` + version + `{{`
+			}
+			if !strings.Contains(string(out), want) {
+				t.Errorf("%s: %s lacks %s", filepath.Base(c), f, want)
+			}
+		}
+		if out, _ := exec.Command("tar", "-tzf", c).Output(); strings.Contains(string(out), "/test/") {
+			t.Errorf("%s holds the chart's Go test module", filepath.Base(c))
 		}
 	}
 }
