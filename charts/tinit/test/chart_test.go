@@ -243,6 +243,7 @@ func isEmptyDoc(doc string) bool {
 // kinds maps "apiVersion/kind" to a constructor of the typed object.
 var kinds = map[string]func() any{
 	"apps/v1/Deployment": func() any { return new(appsv1.Deployment) },
+	"v1/Pod":             func() any { return new(corev1.Pod) },
 }
 
 func decodeStrict(doc []byte) (any, error) {
@@ -816,5 +817,34 @@ func copyTree(t *testing.T, src, dst, skip string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReadmePodWithoutHelm decodes the README's plain Kubernetes example
+// strictly, and checks that it has what /tinit-bin/tinit needs: the init
+// container that installs it into the shared volume, and the mount.
+func TestReadmePodWithoutHelm(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(chartDir, "..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const intro = "Kubernetes, with tinit in the app container, without Helm"
+	i := strings.Index(string(data), intro)
+	if i < 0 {
+		t.Fatalf("README.md lacks %q", intro)
+	}
+	m := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindSubmatch(data[i:])
+	if m == nil {
+		t.Fatal("no YAML block after the plain Kubernetes example's introduction")
+	}
+	obj, err := decodeStrict(m[1])
+	if err != nil {
+		t.Fatalf("README's Pod: %v", err)
+	}
+	pod := obj.(*corev1.Pod)
+	checkInstall(t, &pod.Spec)
+	app := findContainer(pod.Spec.Containers, "app")
+	if app == nil || len(app.Command) == 0 || app.Command[0] != "/tinit-bin/tinit" {
+		t.Fatalf("README's Pod: the app does not start through /tinit-bin/tinit: %+v", app)
 	}
 }
