@@ -100,25 +100,24 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildHelm builds the pinned helm with `go run -exec echo`, which prints
-// the path of the executable instead of running it (go run caches linked
-// executables, go install would link helm again on every run, about 20 s),
-// and copies it to dst.
+// buildHelm builds the pinned helm with `go run -exec "cp -t DIR"`: go run
+// hands cp the linked executable, which cp copies to dst's directory
+// while it still exists (a fresh link lives in a temporary directory that
+// go run removes when cp returns; go install would link helm again on
+// every run, about 20 s, while go run caches linked executables). dst
+// must end in "helm", the executable's name.
 func buildHelm(dst string) (string, error) {
-	cmd := exec.Command("go", "run", "-exec", "echo", helmModule)
+	if filepath.Base(dst) != "helm" {
+		return "", fmt.Errorf("buildHelm: %q must be named helm", dst)
+	}
+	cmd := exec.Command("go", "run", "-exec", "cp -t "+filepath.Dir(dst), helmModule)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("%v\n%s", err, stderr.String())
+	if out, err := cmd.Output(); err != nil {
+		return "", fmt.Errorf("%v\n%s%s", err, out, stderr.String())
 	}
-	src := strings.TrimSpace(string(out))
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return "", fmt.Errorf("go run -exec echo printed %q: %v", src, err)
-	}
-	if err := os.WriteFile(dst, data, 0o755); err != nil {
-		return "", err
+	if _, err := os.Stat(dst); err != nil {
+		return "", fmt.Errorf("go run -exec cp: %w", err)
 	}
 	return dst, nil
 }
