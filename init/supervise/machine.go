@@ -77,7 +77,8 @@ type machine struct {
 
 	child proc.Child // Pid 0 when there is none
 	// group is the process group tinit made for the current or last main
-	// child (its pid).
+	// child (its pid). After a crash it is the generation a restart waits
+	// for: a group the child moved to is its own business.
 	group   int
 	started time.Time // when the current child started
 	// sent marks the signals tinit sent the current child: a death by one
@@ -104,10 +105,7 @@ type machine struct {
 	// stopSent: tinit forwarded a job-control stop signal itself since the
 	// last SIGCONT, so the child's stop is not the terminal's.
 	stopSent bool
-	// gen is the crashed child's process group: the one tinit made for
-	// it (a group the child moved to is its own business). restartAt is
-	// when its backoff ends.
-	gen       int
+	// restartAt is when the crashed child's backoff ends.
 	restartAt time.Time
 
 	code   int    // the child's code, before ExitMap
@@ -141,7 +139,7 @@ func (m *machine) to(p phase, d time.Time) {
 // 127 or 126, whatever the policy: that is configuration, not a crash.
 // Processes tinit inherited are drained all the same.
 func (m *machine) start() (done bool) {
-	c, err := m.ops.Start(proc.Spec{Argv: m.cfg.Argv, Env: m.cfg.Env, Dir: m.cfg.Dir, PrevGroup: m.gen})
+	c, err := m.ops.Start(proc.Spec{Argv: m.cfg.Argv, Env: m.cfg.Env, Dir: m.cfg.Dir, PrevGroup: m.group})
 	if err != nil {
 		m.code = proc.CodeNotExecutable
 		var se *proc.StartError
@@ -153,7 +151,7 @@ func (m *machine) start() (done bool) {
 		left, _, _ := m.sweep()
 		return m.finish(left)
 	}
-	if m.gen != 0 || m.child.Pid != 0 {
+	if m.group != 0 { // a child started before this one
 		m.restarts++
 	}
 	m.child, m.group, m.started = c, c.Pid, m.clock.Now()
@@ -217,7 +215,7 @@ func (m *machine) onChild() (done bool) {
 	}
 	switch m.phase {
 	case crashStopping, crashKilling:
-		if !m.groupAlive(m.gen) {
+		if !m.groupAlive(m.group) {
 			return m.generationGone()
 		}
 	case finishing, finishKilling:
@@ -268,20 +266,19 @@ func (m *machine) mainExited(ws unix.WaitStatus, left bool) (done bool) {
 	}
 	d := m.bo.schedule(now, ran)
 	m.restartAt = now.Add(d)
-	m.gen = pid // the child led its own group
 	m.log.WithFields(logrus.Fields{"code": m.code, "restart": m.restarts + 1, "delay": d.String(), "goroutines": runtime.NumGoroutine()}).
 		Warnf("main child %s: restarting (--restart %s)", status, m.cfg.Restart.Policy)
 	// A clean generation: what the crashed child left in its group (a
 	// pre-fork server's workers holding its port) goes before the next
 	// child starts. An empty group costs one kill(2).
-	if err := m.ops.Kill(-m.gen, unix.SIGTERM); err != nil {
+	if err := m.ops.Kill(-m.group, unix.SIGTERM); err != nil {
 		if !errors.Is(err, proc.ErrNoProcess) {
 			m.log.Warn(err)
 		}
 		return m.generationGone()
 	}
-	m.stopGroup = m.gen
-	m.log.WithField("group", m.gen).Infof("SIGTERM to the crashed child's group; restarting once it is empty, SIGKILL in %v", m.cfg.Grace)
+	m.stopGroup = m.group
+	m.log.WithField("group", m.group).Infof("SIGTERM to the crashed child's group; restarting once it is empty, SIGKILL in %v", m.cfg.Grace)
 	m.to(crashStopping, now.Add(m.cfg.Grace))
 	return false
 }
@@ -420,13 +417,13 @@ func (m *machine) onTimer() (done bool) {
 	case killing, finishKilling:
 		return m.giveUp()
 	case crashStopping:
-		m.log.WithField("group", m.gen).Warnf("the crashed child's group is still there %v after SIGTERM: SIGKILL", m.cfg.Grace)
-		if err := m.ops.Kill(-m.gen, unix.SIGKILL); err != nil && errors.Is(err, proc.ErrNoProcess) {
+		m.log.WithField("group", m.group).Warnf("the crashed child's group is still there %v after SIGTERM: SIGKILL", m.cfg.Grace)
+		if err := m.ops.Kill(-m.group, unix.SIGKILL); err != nil && errors.Is(err, proc.ErrNoProcess) {
 			return m.generationGone()
 		}
 		m.to(crashKilling, m.clock.Now().Add(KillWait))
 	case crashKilling:
-		m.log.WithField("group", m.gen).Warnf("the crashed child's group is still there %v after SIGKILL: starting the next child anyway", KillWait)
+		m.log.WithField("group", m.group).Warnf("the crashed child's group is still there %v after SIGKILL: starting the next child anyway", KillWait)
 		return m.generationGone()
 	case backingOff:
 		return m.start()
