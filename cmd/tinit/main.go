@@ -386,29 +386,31 @@ func usageErrors(w io.Writer, errs []error) {
 }
 
 // askedForHealthcheck reports whether --healthcheck is among tinit's own
-// options (before "--" or PROGRAM), for a command line that did not parse.
-// oneShot reports whether tinit's own options (before "--" or PROGRAM) ask
-// for a mode that runs no child: --help, --version, --install,
-// --healthcheck.
+// options, for a command line that did not parse.
+func askedForHealthcheck(args []string) bool {
+	return ownOption(args, func(a string) bool { return a == "--healthcheck" })
+}
+
+// oneShot reports whether tinit's own options ask for a mode that runs no
+// child: --help, --version, --install, --healthcheck.
 func oneShot(args []string) bool {
-	for _, a := range args {
-		if a == "--" || !strings.HasPrefix(a, "-") {
-			return false
-		}
+	return ownOption(args, func(a string) bool {
 		switch name, _, _ := strings.Cut(a, "="); name {
 		case "-h", "--help", "--version", "--install", "--healthcheck":
 			return true
 		}
-	}
-	return false
+		return false
+	})
 }
 
-func askedForHealthcheck(args []string) bool {
+// ownOption reports whether one of tinit's own options (those before "--"
+// or PROGRAM) is one that match wants.
+func ownOption(args []string, match func(string) bool) bool {
 	for _, a := range args {
 		if a == "--" || !strings.HasPrefix(a, "-") {
 			return false
 		}
-		if a == "--healthcheck" {
+		if match(a) {
 			return true
 		}
 	}

@@ -80,7 +80,7 @@ func reserveThreads() *reservation {
 		// count is reached (at most the whole budget at once).
 		n := 0
 		for round := 0; round < 4; round++ {
-			have, _ := threadCount()
+			have := threadCount()
 			if have >= r.budget {
 				return
 			}
@@ -115,12 +115,8 @@ func holdThreads(n int) {
 // wait returns once the threads are made, with the process's thread
 // count.
 func (r *reservation) wait() int {
-	if r == nil {
-		return 0
-	}
 	<-r.done
-	n, _ := threadCount()
-	return n
+	return threadCount()
 }
 
 // threadCount is the number of threads the process has made, which is the
@@ -128,7 +124,7 @@ func (r *reservation) wait() int {
 // locked to it, and reserveThreads unlocks first. Counted by the runtime
 // itself, so it opens no file: it runs beside checkFDs, which must see
 // every descriptor free.
-func threadCount() (int, bool) {
+func threadCount() int {
 	n, _ := runtime.ThreadCreateProfile(nil)
-	return n, n > 0
+	return n
 }
