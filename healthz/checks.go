@@ -37,6 +37,9 @@ type CheckConfig struct {
 	StartPeriod time.Duration
 }
 
+// Count is the number of checks configured.
+func (c CheckConfig) Count() int { return len(c.TCP) + len(c.HTTP) + len(c.File) }
+
 // CheckResult is the outcome of the last finished round.
 type CheckResult struct {
 	Configured   bool      // any check configured
@@ -78,7 +81,7 @@ func NewChecks(cfg CheckConfig, clock Clock) *Checks {
 	}
 	c := &Checks{cfg: cfg, clock: orSystem(clock), stat: make(chan struct{}, 1)}
 	c.counted = c.clock.Now().Add(cfg.StartPeriod)
-	c.res.Configured = len(cfg.TCP)+len(cfg.HTTP)+len(cfg.File) > 0
+	c.res.Configured = cfg.Count() > 0
 	if c.res.Configured {
 		c.res.Detail = notRunYet
 	}

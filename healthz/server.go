@@ -49,15 +49,25 @@ func budgetFor(free int) int { return max(MinConns, min(maxConns, free)) }
 
 // freeForConns is RLIMIT_NOFILE minus what tinit keeps for itself.
 func freeForConns(h *Handler) (int, bool) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 {
+	lim, ok := nofile()
+	if !ok {
 		return 0, false
 	}
 	checks := 0
 	if h != nil && h.checks != nil {
-		checks = len(h.checks.cfg.TCP) + len(h.checks.cfg.HTTP) + len(h.checks.cfg.File)
+		checks = h.checks.cfg.Count()
 	}
-	return int(lim.Cur) - fdReserve - checks, true
+	return int(lim) - fdReserve - checks, true
+}
+
+// nofile is RLIMIT_NOFILE's soft limit, or false when it cannot be read
+// or is so high (over a million) that the budget cannot reach it.
+func nofile() (uint64, bool) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 {
+		return 0, false
+	}
+	return lim.Cur, true
 }
 
 // CheckFDLimit says whether RLIMIT_NOFILE leaves the endpoint MinConns
@@ -65,12 +75,12 @@ func freeForConns(h *Handler) (int, bool) {
 // (checks of them): an endpoint that a handful of clients could starve is
 // a configuration error.
 func CheckFDLimit(checks int) error {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 {
+	lim, ok := nofile()
+	if !ok {
 		return nil
 	}
-	if want := uint64(fdReserve + checks + MinConns); lim.Cur < want {
-		return fmt.Errorf("RLIMIT_NOFILE (ulimit -n) %d is too low for --health-addr: want at least %d (tinit's own %d, %d for app checks, %d connections)", lim.Cur, want, fdReserve, checks, MinConns)
+	if want := uint64(fdReserve + checks + MinConns); lim < want {
+		return fmt.Errorf("RLIMIT_NOFILE (ulimit -n) %d is too low for --health-addr: want at least %d (tinit's own %d, %d for app checks, %d connections)", lim, want, fdReserve, checks, MinConns)
 	}
 	return nil
 }

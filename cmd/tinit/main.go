@@ -133,7 +133,7 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 	}
 	err := checkFDs(need)
 	if err == nil && st != nil && st.health.src != "" {
-		err = healthz.CheckFDLimit(len(st.checks.TCP) + len(st.checks.HTTP) + len(st.checks.File))
+		err = healthz.CheckFDLimit(st.checks.Count())
 	}
 	if err != nil {
 		if len(errs) > 0 {
@@ -185,7 +185,7 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 			return codeUsage
 		}
 		var checks *healthz.Checks
-		if len(st.checks.TCP)+len(st.checks.HTTP)+len(st.checks.File) > 0 {
+		if st.checks.Count() > 0 {
 			checks = healthz.NewChecks(st.checks, wallClock{})
 			go checks.Run(context.Background())
 		}
