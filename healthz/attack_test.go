@@ -266,14 +266,7 @@ func TestProbesAnswerUnderAttack(t *testing.T) {
 		{"1,000 clients flooding /metrics", flood},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			inner, err := Listen("127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			cl := &countingListener{Listener: inner}
-			srv := Serve(cl, NewHandler(NewState(), nil, nil))
-			defer srv.Close()
-			addr := inner.Addr().String()
+			addr, cl := countedServe(t)
 
 			stop := swarm(addr, clients, tc.a)
 			// Let the attack take every slot before the first probe.

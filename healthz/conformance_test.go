@@ -3,7 +3,6 @@ package healthz
 import (
 	"bufio"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -50,15 +49,8 @@ type wireAnswer struct {
 // waits a moment to see whether the server closes the connection.
 func ask(t *testing.T, addr, raw string) wireAnswer {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := send(t, addr, raw)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatalf("sending %q: %v", raw, err)
-	}
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, &http.Request{Method: strings.SplitN(raw, " ", 2)[0]})
 	if err != nil {

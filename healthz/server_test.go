@@ -28,6 +28,36 @@ func serveOn(t *testing.T, h *Handler) string {
 	return l.Addr().String()
 }
 
+// countedServe serves a handler with no checks on a new loopback listener
+// that counts the connections the server holds, and returns its address.
+func countedServe(t *testing.T) (string, *countingListener) {
+	t.Helper()
+	inner, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &countingListener{Listener: inner}
+	srv := Serve(cl, NewHandler(NewState(), nil, nil))
+	t.Cleanup(func() { srv.Close() })
+	return inner.Addr().String(), cl
+}
+
+// send dials addr and writes raw on the new connection, whose deadline is
+// 5 s; the caller closes it.
+func send(t *testing.T, addr, raw string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		c.Close()
+		t.Fatalf("sending %.60q...: %v", raw, err)
+	}
+	return c
+}
+
 // closedPort returns a loopback address nothing listens on.
 func closedPort(t *testing.T) string {
 	t.Helper()
@@ -126,14 +156,7 @@ func (c *countingConn) CloseWrite() error {
 }
 
 func TestServeKeepsItsBudgetAndServesNewcomers(t *testing.T) {
-	inner, err := Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := &countingListener{Listener: inner}
-	srv := Serve(cl, NewHandler(NewState(), nil, nil))
-	defer srv.Close()
-	addr := inner.Addr().String()
+	addr, cl := countedServe(t)
 
 	// 100 clients that connect and send nothing and stay, as a slowloris
 	// would.
@@ -289,15 +312,8 @@ func TestProbeGivesUpAfterTheTimeout(t *testing.T) {
 // answers until it closes the connection.
 func exchange(t *testing.T, addr, raw string) string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := send(t, addr, raw)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatalf("sending %.60q...: %v", raw, err)
-	}
 	got, err := io.ReadAll(c)
 	if err != nil {
 		t.Fatalf("reading the answer to %.60q...: %v (got %q)", raw, err, got)
