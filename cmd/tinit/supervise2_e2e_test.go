@@ -410,6 +410,24 @@ func (s *ptyShell) expect(text string, timeout time.Duration) {
 	}
 }
 
+// fgAndFinish types fg for a stopped job of tinit and its child, which
+// both must run again, then a line the child reads and echoes as
+// "got:LINE" before it exits 0, and checks the shell saw that 0.
+func (s *ptyShell) fgAndFinish(t *testing.T, tinit, child int) {
+	t.Helper()
+	s.send("fg\n")
+	if !waitFor(5*time.Second, func() bool { return !stopped(tinit) && !stopped(child) }) {
+		t.Fatalf("after fg: tinit in state %q, its child in %q; want both running", procState(tinit), procState(child))
+	}
+	s.send("hello\n")
+	s.expect("got:hello", 5*time.Second)
+	s.expect("jc$ ", 5*time.Second)
+	s.send("echo rc=$?\n")
+	s.expect("rc=0", 5*time.Second)
+	s.send("exit\n")
+	s.r.exitCode(5 * time.Second)
+}
+
 // Item 6: job control, and the terminal stop signals.
 func TestJobControl(t *testing.T) {
 	t.Run("Ctrl-Z stops the child and tinit, and fg gives the child the terminal back", func(t *testing.T) {
@@ -427,17 +445,7 @@ func TestJobControl(t *testing.T) {
 			t.Fatalf("after Ctrl-Z: tinit in state %q, its child in %q; want both T", procState(tinit), procState(child))
 		}
 		s.expect("jc$ ", 5*time.Second)
-		s.send("fg\n")
-		if !waitFor(5*time.Second, func() bool { return !stopped(tinit) && !stopped(child) }) {
-			t.Fatalf("after fg: tinit in state %q, its child in %q; want both running", procState(tinit), procState(child))
-		}
-		s.send("hello\n")
-		s.expect("got:hello", 5*time.Second)
-		s.expect("jc$ ", 5*time.Second)
-		s.send("echo rc=$?\n")
-		s.expect("rc=0", 5*time.Second)
-		s.send("exit\n")
-		s.r.exitCode(5 * time.Second)
+		s.fgAndFinish(t, tinit, child)
 	})
 	t.Run("a background job whose child reads the terminal stops, and fg gives the child the terminal", func(t *testing.T) {
 		s := startShell(t)
@@ -452,17 +460,7 @@ func TestJobControl(t *testing.T) {
 		if !waitFor(5*time.Second, func() bool { return stopped(tinit) && stopped(child) }) {
 			t.Fatalf("after the background read: tinit in state %q, its child in %q; want both T", procState(tinit), procState(child))
 		}
-		s.send("fg\n")
-		if !waitFor(5*time.Second, func() bool { return !stopped(tinit) && !stopped(child) }) {
-			t.Fatalf("after fg: tinit in state %q, its child in %q; want both running", procState(tinit), procState(child))
-		}
-		s.send("hello\n")
-		s.expect("got:hello", 5*time.Second)
-		s.expect("jc$ ", 5*time.Second)
-		s.send("echo rc=$?\n")
-		s.expect("rc=0", 5*time.Second)
-		s.send("exit\n")
-		s.r.exitCode(5 * time.Second)
+		s.fgAndFinish(t, tinit, child)
 	})
 	t.Run("in an orphaned process group Ctrl-Z stops the child but never tinit, which nothing would continue", func(t *testing.T) {
 		// tinit leads its own session on the terminal, as under ssh -t or
