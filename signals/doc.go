@@ -1,6 +1,7 @@
 // Package signals knows which signals tinit handles and what it does with
 // each: names and numbers, the set registered with os/signal, the --rewrite
-// map, and the kill(2) call that forwards a signal to the main child.
+// map, and the queue of signals received. The kill(2) that forwards one is
+// package proc's (proc.Kill), called by the supervisor.
 //
 // Invariants:
 //

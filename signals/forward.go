@@ -1,7 +1,6 @@
 package signals
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -42,26 +41,4 @@ func (r Rewrite) Apply(sig unix.Signal) unix.Signal {
 		return to
 	}
 	return sig
-}
-
-// ErrNoProcess means the target was gone: the child, or its whole group,
-// had already exited.
-var ErrNoProcess = errors.New("no such process")
-
-// Send delivers sig to pid, or to the process group pid leads when group
-// is set.
-func Send(pid int, group bool, sig unix.Signal) error {
-	target := pid
-	if group {
-		target = -pid
-	}
-	err := unix.Kill(target, sig)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, unix.ESRCH):
-		return fmt.Errorf("send %s to %d: %w", Name(sig), target, ErrNoProcess)
-	default:
-		return fmt.Errorf("send %s to %d: %w", Name(sig), target, err)
-	}
 }
