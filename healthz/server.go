@@ -288,9 +288,7 @@ func (s *Server) admit(nc net.Conn) (*conn, bool) {
 	}
 	var victim *conn
 	if len(s.conns)+1 >= s.lim.conns {
-		victim = s.victim()
-		delete(s.conns, victim)
-		s.evicted = c.since
+		victim = s.evictLocked(c.since)
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
@@ -305,16 +303,26 @@ func (s *Server) admit(nc net.Conn) (*conn, bool) {
 // evictOne closes the connection worth least, if there is one.
 func (s *Server) evictOne() bool {
 	s.mu.Lock()
-	if len(s.conns) == 0 {
-		s.mu.Unlock()
+	v := s.evictLocked(time.Now())
+	s.mu.Unlock()
+	if v == nil {
 		return false
+	}
+	v.Close()
+	return true
+}
+
+// evictLocked forgets the connection worth least (nil when there is none)
+// and marks the pressure from now; the caller holds s.mu, and closes it
+// once it has let go.
+func (s *Server) evictLocked(now time.Time) *conn {
+	if len(s.conns) == 0 {
+		return nil
 	}
 	v := s.victim()
 	delete(s.conns, v)
-	s.evicted = time.Now()
-	s.mu.Unlock()
-	v.Close()
-	return true
+	s.evicted = now
+	return v
 }
 
 // victim is the connection to close for a newcomer: the lowest rank
