@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
@@ -21,7 +19,7 @@ func loadWith(t *testing.T, env map[string]string, args ...string) (*settings, [
 	t.Helper()
 	// The developer's own TINIT_* and TINI_* variables must not leak in.
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TINIT_") || strings.HasPrefix(k, "TINI_") {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TINIT_") || strings.HasPrefix(k, "TINI_") || strings.HasPrefix(k, "DUMB_INIT_") {
 			t.Setenv(k, "")
 			os.Unsetenv(k)
 		}
@@ -49,6 +47,10 @@ func TestParseArgsGetoptStyle(t *testing.T) {
 		{"long with =", []string{"--rewrite=TERM:QUIT", "a"}, []string{"a"}, 0, map[string][]string{"rewrite": {"TERM:QUIT"}}},
 		{"long repeated", []string{"--rewrite", "TERM:QUIT", "--rewrite", "HUP:0", "a"}, []string{"a"}, 0, map[string][]string{"rewrite": {"TERM:QUIT", "HUP:0"}}},
 		{"a lone dash is PROGRAM", []string{"-"}, []string{"-"}, 0, nil},
+		{"dumb-init's -c and -r", []string{"-c", "-r", "15:3", "--", "a"}, []string{"a"}, 0, map[string][]string{"single-child": {"true"}, "rewrite": {"15:3"}}},
+		{"a switch given twice is once", []string{"--single-child", "--single-child", "-ss", "a"}, []string{"a"}, 0, map[string][]string{"single-child": {"true"}, "subreaper": {"true"}}},
+		{"a value given twice alike is once", []string{"--grace", "5s", "--grace=5s", "a"}, []string{"a"}, 0, map[string][]string{"grace": {"5s"}}},
+		{"dumb-init's -V", []string{"-V"}, nil, 0, map[string][]string{"version": {"true"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,7 +84,12 @@ func TestBadInputNamesItsSource(t *testing.T) {
 		{"unknown short flag", nil, []string{"-x", "a"}, "-x"},
 		{"missing value", nil, []string{"--rewrite"}, "--rewrite needs a value"},
 		{"switch with a value", nil, []string{"--verbose=3", "a"}, "--verbose takes no value"},
-		{"switch given twice", nil, []string{"-p", "KILL", "-p", "TERM", "a"}, "-p given twice"},
+		{"switch given twice", nil, []string{"-p", "KILL", "-p", "TERM", "a"}, "-p given twice with different values"},
+		{"a boolean given twice with different values", nil, []string{"-s", "--subreaper=false", "a"}, `--subreaper given twice with different values: "true" and "false"`},
+		{"DUMB_INIT_SETSID neither 0 nor 1", map[string]string{"DUMB_INIT_SETSID": "no"}, []string{"a"}, `DUMB_INIT_SETSID: "no": want 0 or 1`},
+		{"DUMB_INIT_DEBUG neither 0 nor 1", map[string]string{"DUMB_INIT_DEBUG": "yes"}, []string{"a"}, `DUMB_INIT_DEBUG: "yes": want 0 or 1`},
+		{"-c and -g", nil, []string{"-c", "-g", "a"}, "-g and -c contradict"},
+		{"-l with a value", nil, []string{"--license=1"}, "--license takes no value"},
 		{"no PROGRAM", nil, []string{"-s"}, "no PROGRAM"},
 		{"bad rewrite flag", nil, []string{"--rewrite", "TERM", "a"}, "--rewrite"},
 		{"rewrite of SIGCHLD", nil, []string{"--rewrite", "CHLD:TERM", "a"}, "never forwarded"},
@@ -198,21 +205,21 @@ func TestPrecedence(t *testing.T) {
 		args  []string
 		check func(*settings) bool
 	}{
-		{"group by default", nil, []string{"a"}, func(s *settings) bool { return s.group }},
-		{"TINIT_SINGLE_CHILD turns the group off", map[string]string{"TINIT_SINGLE_CHILD": "true"}, []string{"a"}, func(s *settings) bool { return !s.group }},
-		{"-g wins over TINIT_SINGLE_CHILD", map[string]string{"TINIT_SINGLE_CHILD": "true"}, []string{"-g", "a"}, func(s *settings) bool { return s.group }},
-		{"--single-child=false wins over the variable", map[string]string{"TINIT_SINGLE_CHILD": "1"}, []string{"--single-child=false", "a"}, func(s *settings) bool { return s.group }},
+		{"group by default", nil, []string{"a"}, func(s *settings) bool { return s.Group }},
+		{"TINIT_SINGLE_CHILD turns the group off", map[string]string{"TINIT_SINGLE_CHILD": "true"}, []string{"a"}, func(s *settings) bool { return !s.Group }},
+		{"-g wins over TINIT_SINGLE_CHILD", map[string]string{"TINIT_SINGLE_CHILD": "true"}, []string{"-g", "a"}, func(s *settings) bool { return s.Group }},
+		{"--single-child=false wins over the variable", map[string]string{"TINIT_SINGLE_CHILD": "1"}, []string{"--single-child=false", "a"}, func(s *settings) bool { return s.Group }},
 		{"rewrite flag replaces the variable's list", map[string]string{"TINIT_REWRITE": "HUP:0,USR1:USR2"}, []string{"--rewrite", "TERM:QUIT", "a"}, func(s *settings) bool {
-			return len(s.rewrite) == 1 && s.rewrite[unix.SIGTERM] == unix.SIGQUIT
+			return len(s.Rewrite) == 1 && s.Rewrite[unix.SIGTERM] == unix.SIGQUIT
 		}},
 		{"rewrite variable is a comma list", map[string]string{"TINIT_REWRITE": "HUP:0, USR1:USR2"}, []string{"a"}, func(s *settings) bool {
-			return len(s.rewrite) == 2 && s.rewrite[unix.SIGHUP] == 0 && s.rewrite[unix.SIGUSR1] == unix.SIGUSR2
+			return len(s.Rewrite) == 2 && s.Rewrite[unix.SIGHUP] == 0 && s.Rewrite[unix.SIGUSR1] == unix.SIGUSR2
 		}},
 		{"-e and --remap-exit build one map", nil, []string{"-e", "143", "-e", "1", "--remap-exit", "3:4", "a"}, func(s *settings) bool {
-			return len(s.exitMap) == 3 && s.exitMap.Apply(143) == 0 && s.exitMap.Apply(3) == 4
+			return len(s.ExitMap) == 3 && s.ExitMap.Apply(143) == 0 && s.ExitMap.Apply(3) == 4
 		}},
 		{"TINIT_EXPECT_EXIT is a comma list", map[string]string{"TINIT_EXPECT_EXIT": "143,130"}, []string{"a"}, func(s *settings) bool {
-			return s.exitMap.Apply(130) == 0 && s.exitMap.Apply(143) == 0
+			return s.ExitMap.Apply(130) == 0 && s.ExitMap.Apply(143) == 0
 		}},
 		{"subreaper is automatic", nil, []string{"a"}, func(s *settings) bool { return s.subreaper == nil }},
 		{"TINI_SUBREAPER set means on", map[string]string{"TINI_SUBREAPER": ""}, []string{"a"}, func(s *settings) bool { return s.subreaper != nil && *s.subreaper }},
@@ -227,40 +234,40 @@ func TestPrecedence(t *testing.T) {
 		{"json format", map[string]string{"TINIT_LOG_FORMAT": "json"}, []string{"a"}, func(s *settings) bool { return s.json }},
 		{"-p takes a name", nil, []string{"-p", "SIGKILL", "a"}, func(s *settings) bool { return s.pdeathsig == unix.SIGKILL }},
 		{"restart defaults", nil, []string{"a"}, func(s *settings) bool {
-			r := s.restart
+			r := s.Restart
 			return r.Policy == supervise.RestartNever && r.Backoff == 100*time.Millisecond && r.BackoffMax == 30*time.Second &&
-				r.BackoffReset == 10*time.Second && r.MaxRestarts == 0 && r.Window == 0 && s.grace == 8*time.Second &&
-				len(s.stop) == 3 && s.stop[unix.SIGTERM] && s.stop[unix.SIGINT] && s.stop[unix.SIGQUIT]
+				r.BackoffReset == 10*time.Second && r.MaxRestarts == 0 && r.Window == 0 && s.Grace == 8*time.Second &&
+				len(s.StopSignals) == 3 && s.StopSignals[unix.SIGTERM] && s.StopSignals[unix.SIGINT] && s.StopSignals[unix.SIGQUIT]
 		}},
 		{"restart settings from variables", map[string]string{
 			"TINIT_RESTART": "on-failure", "TINIT_BACKOFF": "1ms", "TINIT_BACKOFF_MAX": "1s", "TINIT_BACKOFF_RESET": "1m",
 			"TINIT_MAX_RESTARTS": "5", "TINIT_RESTART_WINDOW": "1h", "TINIT_GRACE": "0", "TINIT_TERMINATION_LOG": "/dev/termination-log",
 		}, []string{"a"}, func(s *settings) bool {
-			r := s.restart
+			r := s.Restart
 			return r.Policy == supervise.RestartOnFailure && r.Backoff == time.Millisecond && r.BackoffMax == time.Second &&
-				r.BackoffReset == time.Minute && r.MaxRestarts == 5 && r.Window == time.Hour && s.grace == 0 &&
+				r.BackoffReset == time.Minute && r.MaxRestarts == 5 && r.Window == time.Hour && s.Grace == 0 &&
 				s.termLog == "/dev/termination-log"
 		}},
 		{"--restart wins over TINIT_RESTART", map[string]string{"TINIT_RESTART": "always"}, []string{"--restart", "never", "a"}, func(s *settings) bool {
-			return s.restart.Policy == supervise.RestartNever
+			return s.Restart.Policy == supervise.RestartNever
 		}},
 		{"stop signals are a comma list", map[string]string{"TINIT_STOP_SIGNALS": "TERM, USR2"}, []string{"a"}, func(s *settings) bool {
-			return len(s.stop) == 2 && s.stop[unix.SIGTERM] && s.stop[unix.SIGUSR2]
+			return len(s.StopSignals) == 2 && s.StopSignals[unix.SIGTERM] && s.StopSignals[unix.SIGUSR2]
 		}},
 		{"health defaults: no endpoint, so no heartbeat, no drain", nil, []string{"a"}, func(s *settings) bool {
-			return s.heartbeat == 0 && s.health.src == "" && s.drain == 0 && s.checks.Interval == 2*time.Second
+			return s.Heartbeat == 0 && s.health.src == "" && s.Drain == 0 && s.checks.Interval == 2*time.Second
 		}},
 		{"the heartbeat is 1s with a health endpoint", nil, []string{"--health-addr", ":8081", "a"}, func(s *settings) bool {
-			return s.heartbeat == time.Second
+			return s.Heartbeat == time.Second
 		}},
 		{"the heartbeat is 1s with TINIT_HEALTH_ADDR", map[string]string{"TINIT_HEALTH_ADDR": ":8081"}, []string{"a"}, func(s *settings) bool {
-			return s.heartbeat == time.Second
+			return s.Heartbeat == time.Second
 		}},
 		{"an explicit heartbeat wins without an endpoint", nil, []string{"--heartbeat", "2s", "a"}, func(s *settings) bool {
-			return s.heartbeat == 2*time.Second
+			return s.Heartbeat == 2*time.Second
 		}},
 		{"an explicit heartbeat 0 wins with an endpoint", nil, []string{"--heartbeat", "0", "--health-addr", ":8081", "a"}, func(s *settings) bool {
-			return s.heartbeat == 0
+			return s.Heartbeat == 0
 		}},
 		{"a relative --check-file is taken from the starting directory", nil,
 			[]string{"--health-addr", ":8081", "--check-file", "ready", "--termination-log", "/var/log/term", "a"}, func(s *settings) bool {
@@ -271,14 +278,14 @@ func TestPrecedence(t *testing.T) {
 		{"-p '15 ' is SIGTERM", nil, []string{"-p", "15 ", "a"}, func(s *settings) bool { return s.pdeathsig == unix.SIGTERM }},
 		{"-p ALRM without the heartbeat", nil, []string{"-p", "ALRM", "a"}, func(s *settings) bool { return s.pdeathsig == unix.SIGALRM }},
 		{"ALRM everywhere with --heartbeat 0 and an endpoint", nil, []string{"-p", "ALRM", "--stop-signals", "ALRM", "--rewrite", "ALRM:TERM", "--health-addr", ":8081", "--heartbeat", "0", "a"}, func(s *settings) bool {
-			return s.pdeathsig == unix.SIGALRM && s.stop[unix.SIGALRM] && s.rewrite[unix.SIGALRM] == unix.SIGTERM && s.heartbeat == 0
+			return s.pdeathsig == unix.SIGALRM && s.StopSignals[unix.SIGALRM] && s.Rewrite[unix.SIGALRM] == unix.SIGTERM && s.Heartbeat == 0
 		}},
 		{"the limits themselves are accepted", nil, []string{"--heartbeat", "24h", "--check-interval", "10ms", "--drain", "24h", "--grace", "24h",
 			"--backoff", "24h", "--backoff-max", "24h", "--backoff-reset", "24h", "--restart-window", "168h", "--check-fail-after", "24h", "a"}, func(s *settings) bool {
-			return s.heartbeat == 24*time.Hour && s.checks.Interval == 10*time.Millisecond && s.drain+s.grace == 48*time.Hour
+			return s.Heartbeat == 24*time.Hour && s.checks.Interval == 10*time.Millisecond && s.Drain+s.Grace == 48*time.Hour
 		}},
-		{"the smallest heartbeat is 10ms", nil, []string{"--heartbeat", "10ms", "a"}, func(s *settings) bool { return s.heartbeat == 10*time.Millisecond }},
-		{"an empty TINIT_STOP_SIGNALS is unset", map[string]string{"TINIT_STOP_SIGNALS": ""}, []string{"a"}, func(s *settings) bool { return len(s.stop) == 3 }},
+		{"the smallest heartbeat is 10ms", nil, []string{"--heartbeat", "10ms", "a"}, func(s *settings) bool { return s.Heartbeat == 10*time.Millisecond }},
+		{"an empty TINIT_STOP_SIGNALS is unset", map[string]string{"TINIT_STOP_SIGNALS": ""}, []string{"a"}, func(s *settings) bool { return len(s.StopSignals) == 3 }},
 		{"--install DIR with nothing after --", nil, []string{"--install", "/tmp", "--"}, func(s *settings) bool { return s.mode == "install" && s.installDir == "/tmp" }},
 		{"health settings from variables", map[string]string{
 			"TINIT_HEALTH_ADDR": ":8081", "TINIT_CHECK_TCP": "127.0.0.1:80,127.0.0.1:81", "TINIT_CHECK_FILE": "/tmp/ok",
@@ -286,7 +293,7 @@ func TestPrecedence(t *testing.T) {
 		}, []string{"a"}, func(s *settings) bool {
 			return s.health.vals[0] == ":8081" && s.health.src == "TINIT_HEALTH_ADDR" && len(s.checks.TCP) == 2 &&
 				len(s.checks.File) == 1 && s.checks.Interval == 500*time.Millisecond && s.checks.FailAfter == 30*time.Second &&
-				s.drain == 5*time.Second && s.heartbeat == 0
+				s.Drain == 5*time.Second && s.Heartbeat == 0
 		}},
 		{"--healthcheck needs no PROGRAM and ignores other settings", map[string]string{"TINIT_RESTART": "bogus", "TINIT_HEALTH_ADDR": ":9"}, []string{"--healthcheck"}, func(s *settings) bool {
 			return s.mode == "healthcheck" && s.health.vals[0] == ":9"
@@ -300,11 +307,26 @@ func TestPrecedence(t *testing.T) {
 			return s.mode == "version" && s.asJSON
 		}},
 		{"an app's own LOG_LEVEL, REWRITE and RESTART are not tinit's", map[string]string{"LOG_LEVEL": "verbose", "REWRITE": "x", "RESTART": "always", "SINGLE_CHILD": "true"}, []string{"a"}, func(s *settings) bool {
-			return s.level == logrus.WarnLevel && s.rewrite == nil && s.restart.Policy == supervise.RestartNever && s.group
+			return s.level == logrus.WarnLevel && s.Rewrite == nil && s.Restart.Policy == supervise.RestartNever && s.Group
 		}},
 		{"an empty variable is unset", map[string]string{"TINIT_SINGLE_CHILD": "", "TINIT_GRACE": " ", "TINIT_RESTART": ""}, []string{"a"}, func(s *settings) bool {
-			return s.group && s.grace == 8*time.Second
+			return s.Group && s.Grace == 8*time.Second
 		}},
+		{"-c is --single-child", nil, []string{"-c", "a"}, func(s *settings) bool { return !s.Group }},
+		{"DUMB_INIT_SETSID=0 is --single-child", map[string]string{"DUMB_INIT_SETSID": "0"}, []string{"a"}, func(s *settings) bool { return !s.Group }},
+		{"DUMB_INIT_SETSID=1 is the group", map[string]string{"DUMB_INIT_SETSID": "1"}, []string{"a"}, func(s *settings) bool { return s.Group }},
+		{"TINIT_SINGLE_CHILD wins over DUMB_INIT_SETSID", map[string]string{"DUMB_INIT_SETSID": "0", "TINIT_SINGLE_CHILD": "false"}, []string{"a"}, func(s *settings) bool { return s.Group }},
+		{"-g wins over DUMB_INIT_SETSID=0", map[string]string{"DUMB_INIT_SETSID": "0"}, []string{"-g", "a"}, func(s *settings) bool { return s.Group }},
+		{"TINI_KILL_PROCESS_GROUP does not outvote TINIT_SINGLE_CHILD", map[string]string{"TINI_KILL_PROCESS_GROUP": "1", "TINIT_SINGLE_CHILD": "1"}, []string{"a"}, func(s *settings) bool { return !s.Group }},
+		{"an empty DUMB_INIT_SETSID is unset", map[string]string{"DUMB_INIT_SETSID": ""}, []string{"a"}, func(s *settings) bool { return s.Group }},
+		{"-r 15:3 rewrites TERM to QUIT", nil, []string{"-r", "15:3", "a"}, func(s *settings) bool { return s.Rewrite[unix.SIGTERM] == unix.SIGQUIT }},
+		{"DUMB_INIT_DEBUG=1 is debug", map[string]string{"DUMB_INIT_DEBUG": "1"}, []string{"a"}, func(s *settings) bool { return s.level == logrus.DebugLevel }},
+		{"DUMB_INIT_DEBUG=0 is the default", map[string]string{"DUMB_INIT_DEBUG": "0"}, []string{"a"}, func(s *settings) bool { return s.level == logrus.WarnLevel }},
+		{"TINI_VERBOSITY wins over DUMB_INIT_DEBUG", map[string]string{"DUMB_INIT_DEBUG": "1", "TINI_VERBOSITY": "3"}, []string{"a"}, func(s *settings) bool { return s.level == logrus.InfoLevel }},
+		{"-v wins over DUMB_INIT_DEBUG", map[string]string{"DUMB_INIT_DEBUG": "1"}, []string{"-v", "a"}, func(s *settings) bool { return s.level == logrus.InfoLevel }},
+		{"-V is --version", nil, []string{"-V"}, func(s *settings) bool { return s.mode == "version" }},
+		{"-l prints the licence", nil, []string{"-l"}, func(s *settings) bool { return s.mode == "license" }},
+		{"--single-child twice is once", nil, []string{"--single-child", "-c", "a"}, func(s *settings) bool { return !s.Group }},
 		{"a variable cannot select a mode", map[string]string{"TINIT_VERSION": "1", "TINIT_HELP": "1", "TINIT_JSON": "1"}, []string{"a"}, func(s *settings) bool { return s.mode == "" }},
 	}
 	for _, tt := range tests {
@@ -353,7 +375,7 @@ func FuzzParse(f *testing.F) {
 			checkOneLine(t, err)
 			return
 		}
-		st, errs := validate(cl, envFrom(env), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		st, errs := validate(cl, env)
 		for _, err := range errs {
 			checkOneLine(t, err)
 		}
@@ -365,34 +387,21 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// envFrom fills envVars from a map, as envconfig would from the
-// environment: by each field's tag.
-func envFrom(env map[string]string) *envVars {
-	var e envVars
-	v := reflect.ValueOf(&e).Elem()
-	for i := 0; i < v.NumField(); i++ {
-		if val, ok := env[v.Type().Field(i).Tag.Get("envconfig")]; ok {
-			v.Field(i).Set(reflect.ValueOf(&val))
-		}
-	}
-	return &e
-}
-
 // sane says what is wrong with settings validate accepted, or "".
 func sane(s *settings) string {
 	switch s.mode {
-	case "help", "version", "healthcheck":
+	case "help", "version", "license", "healthcheck":
 		return ""
 	case "install":
-		if strings.TrimSpace(s.installDir) == "" || len(s.argv) > 0 {
+		if strings.TrimSpace(s.installDir) == "" || len(s.Argv) > 0 {
 			return "--install without a directory or with a PROGRAM"
 		}
 		return ""
 	}
-	r := s.restart
+	r := s.Restart
 	for name, d := range map[string]time.Duration{
 		"backoff": r.Backoff, "backoff-max": r.BackoffMax, "backoff-reset": r.BackoffReset,
-		"restart-window": r.Window, "grace": s.grace, "heartbeat": s.heartbeat, "drain": s.drain,
+		"restart-window": r.Window, "grace": s.Grace, "heartbeat": s.Heartbeat, "drain": s.Drain,
 		"check-interval": s.checks.Interval, "check-fail-after": s.checks.FailAfter,
 		"check-start-period": s.checks.StartPeriod,
 	} {
@@ -406,25 +415,25 @@ func sane(s *settings) string {
 	}
 	const maxInt64 = time.Duration(1<<63 - 1)
 	switch {
-	case s.heartbeat != 0 && s.heartbeat < minHeartbeat:
+	case s.Heartbeat != 0 && s.Heartbeat < minHeartbeat:
 		return "the heartbeat is below its minimum"
-	case s.heartbeat > maxInt64/3:
+	case s.Heartbeat > maxInt64/3:
 		return "3 x heartbeat overflows"
 	case s.checks.Interval < minCheckInterval:
 		return "the check interval is below its minimum"
-	case s.drain > maxInt64-s.grace:
+	case s.Drain > maxInt64-s.Grace:
 		return "drain + grace overflows"
 	case r.BackoffMax > maxInt64/2:
 		return "doubling the backoff overflows"
 	case r.BackoffMax < r.Backoff:
 		return "backoff-max is below backoff"
-	case len(s.stop) == 0:
+	case len(s.StopSignals) == 0:
 		return "no stop signal"
 	case s.termLog != "" && !filepath.IsAbs(s.termLog):
 		return "a relative termination log"
-	case len(s.argv) == 0:
+	case len(s.Argv) == 0:
 		return "no PROGRAM"
-	case s.heartbeat > 0 && (s.pdeathsig == unix.SIGALRM || s.stop[unix.SIGALRM] || hasSignal(s.rewrite, unix.SIGALRM)):
+	case s.Heartbeat > 0 && (s.pdeathsig == unix.SIGALRM || s.StopSignals[unix.SIGALRM] || hasSignal(s.Rewrite, unix.SIGALRM)):
 		return "SIGALRM is used while the heartbeat runs"
 	}
 	return ""
@@ -440,26 +449,22 @@ func checkOneLine(t *testing.T, err error) {
 	}
 }
 
-// TestEveryVariableIsRead sets each option's TINIT_* variable in turn and
-// checks that envconfig fills the field the option reads: the tags and the
-// options table name the same variables.
+// TestEveryVariableIsRead sets each variable the options table names in
+// turn and checks that readEnv, through envconfig, reads it, and only it.
 func TestEveryVariableIsRead(t *testing.T) {
-	for _, o := range options {
-		if o.env == "" {
-			continue
-		}
-		t.Run(o.env, func(t *testing.T) {
-			t.Setenv(o.env, "x")
-			var env envVars
-			if err := envconfig.Process("", &env); err != nil {
+	for _, name := range variables() {
+		t.Run(name, func(t *testing.T) {
+			for _, other := range variables() {
+				t.Setenv(other, "")
+				os.Unsetenv(other)
+			}
+			t.Setenv(name, "x")
+			env, err := readEnv()
+			if err != nil {
 				t.Fatal(err)
 			}
-			v, ok := env.byFlag()[o.long]
-			if !ok {
-				t.Fatalf("--%s has no field in envVars", o.long)
-			}
-			if v == nil || *v != "x" {
-				t.Errorf("%s=x did not reach the field for --%s", o.env, o.long)
+			if len(env) != 1 || env[name] != "x" {
+				t.Errorf("%s=x: readEnv gave %v", name, env)
 			}
 		})
 	}

@@ -294,7 +294,7 @@ func TestParentDeathSignal(t *testing.T) {
 }
 
 func TestModeFlagsExitZero(t *testing.T) {
-	for _, args := range [][]string{{"--version"}, {"-h"}, {"--help"}} {
+	for _, args := range [][]string{{"--version"}, {"-V"}, {"-h"}, {"--help"}, {"-l"}} {
 		out, err := exec.Command(tinitBin, args...).Output()
 		if err != nil || !strings.Contains(string(out), "tinit") {
 			t.Errorf("tinit %v: %v, output %q", args, err, out)
@@ -314,7 +314,7 @@ func TestOrphansAreReaped(t *testing.T) {
 	}
 	// Lines that stderr could not take in time are dropped and counted.
 	n := strings.Count(r.stderr.String(), "reaped orphan")
-	for _, m := range regexp.MustCompile(`(\d+) log lines dropped`).FindAllStringSubmatch(r.stderr.String(), -1) {
+	for _, m := range regexp.MustCompile(`log lines dropped: stderr was not being read" dropped=(\d+)`).FindAllStringSubmatch(r.stderr.String(), -1) {
 		d, _ := strconv.Atoi(m[1])
 		n += d
 	}
@@ -337,13 +337,13 @@ func TestSIGTERMDuringAnOrphanStorm(t *testing.T) {
 
 // family runs the family helper under tinit and returns the signals the
 // main child and its grandchild got ("" for none) and tinit's exit code.
-func family(t *testing.T, stormN int, flags []string, send ...syscall.Signal) (mainSig, grandSig string, code int) {
+func family(t *testing.T, stormN int, vars, flags []string, send ...syscall.Signal) (mainSig, grandSig string, code int) {
 	t.Helper()
 	dir := t.TempDir()
 	mf, gf := filepath.Join(dir, "main"), filepath.Join(dir, "grand")
 	a, env := helper("family", mf, gf, strconv.Itoa(stormN))
 	args := append(append(flags, "--"), a...)
-	r := startTinit(t, []string{env}, args...)
+	r := startTinit(t, append([]string{env}, vars...), args...)
 	if got := r.line(30 * time.Second); got != "ready" {
 		t.Fatalf("child said %q", got)
 	}
@@ -362,29 +362,35 @@ func TestSignalForwarding(t *testing.T) {
 		flags          []string
 		send           []syscall.Signal
 		mainSig, grand string
+		vars           []string
 	}{
-		{"SIGTERM reaches the child's whole group", nil, []syscall.Signal{syscall.SIGTERM}, "terminated", "terminated"},
-		{"--single-child spares the grandchild", []string{"--single-child"}, []syscall.Signal{syscall.SIGTERM}, "terminated", ""},
-		{"--rewrite TERM:USR1 sends USR1", []string{"--rewrite", "TERM:USR1"}, []syscall.Signal{syscall.SIGTERM}, "user defined signal 1", "user defined signal 1"},
+		{"SIGTERM reaches the child's whole group", nil, []syscall.Signal{syscall.SIGTERM}, "terminated", "terminated", nil},
+		{"--single-child spares the grandchild", []string{"--single-child"}, []syscall.Signal{syscall.SIGTERM}, "terminated", "", nil},
+		// dumb-init's command lines, as they are in ENTRYPOINTs today.
+		{"dumb-init's -c spares the grandchild", []string{"-c"}, []syscall.Signal{syscall.SIGTERM}, "terminated", "", nil},
+		{"DUMB_INIT_SETSID=0 spares the grandchild", nil, []syscall.Signal{syscall.SIGTERM}, "terminated", "", []string{"DUMB_INIT_SETSID=0"}},
+		{"--single-child twice is once", []string{"--single-child", "--single-child"}, []syscall.Signal{syscall.SIGTERM}, "terminated", "", nil},
+		{"dumb-init's -r 15:3 delivers SIGQUIT for a SIGTERM", []string{"-r", "15:3"}, []syscall.Signal{syscall.SIGTERM}, "quit", "quit", nil},
+		{"--rewrite TERM:USR1 sends USR1", []string{"--rewrite", "TERM:USR1"}, []syscall.Signal{syscall.SIGTERM}, "user defined signal 1", "user defined signal 1", nil},
 		// One fault signal each: the first signal a helper records ends
 		// the family, and tinit with it.
 		{"SIGSEGV sent with kill(2) reaches the child's whole group",
-			nil, []syscall.Signal{syscall.SIGSEGV}, "segmentation fault", "segmentation fault"},
+			nil, []syscall.Signal{syscall.SIGSEGV}, "segmentation fault", "segmentation fault", nil},
 		{"SIGBUS sent with kill(2) reaches the child's whole group",
-			nil, []syscall.Signal{syscall.SIGBUS}, "bus error", "bus error"},
-		{"SIGPIPE is not forwarded", nil, []syscall.Signal{syscall.SIGPIPE, syscall.SIGHUP}, "hangup", "hangup"},
-		{"a signal rewritten to 0 is dropped", []string{"--rewrite", "HUP:0"}, []syscall.Signal{syscall.SIGHUP, syscall.SIGQUIT}, "quit", "quit"},
+			nil, []syscall.Signal{syscall.SIGBUS}, "bus error", "bus error", nil},
+		{"SIGPIPE is not forwarded", nil, []syscall.Signal{syscall.SIGPIPE, syscall.SIGHUP}, "hangup", "hangup", nil},
+		{"a signal rewritten to 0 is dropped", []string{"--rewrite", "HUP:0"}, []syscall.Signal{syscall.SIGHUP, syscall.SIGQUIT}, "quit", "quit", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, g, code := family(t, 0, tt.flags, tt.send...)
+			m, g, code := family(t, 0, tt.vars, tt.flags, tt.send...)
 			if code != 43 || m != tt.mainSig || g != tt.grand {
 				t.Fatalf("main child got %q, grandchild %q, exit %d; want %q, %q, 43", m, g, code, tt.mainSig, tt.grand)
 			}
 		})
 	}
 	t.Run("SIGTERM reaches a grandchild in the middle of an orphan storm", func(t *testing.T) {
-		m, g, code := family(t, 10000, nil, syscall.SIGTERM)
+		m, g, code := family(t, 10000, nil, nil, syscall.SIGTERM)
 		if code != 43 || m != "terminated" || g != "terminated" {
 			t.Fatalf("main child got %q, grandchild %q, exit %d", m, g, code)
 		}

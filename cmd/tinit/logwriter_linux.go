@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"runtime"
 	"sync"
@@ -38,10 +37,11 @@ type asyncWriter struct {
 	lines   chan []byte
 	done    chan struct{}
 	dropped atomic.Uint64
+	json    bool // the notice of dropped lines is a JSON line
 }
 
-func newAsyncWriter(out io.Writer) *asyncWriter {
-	return &asyncWriter{out: out, lines: make(chan []byte, logDepth), done: make(chan struct{})}
+func newAsyncWriter(out io.Writer, asJSON bool) *asyncWriter {
+	return &asyncWriter{out: out, lines: make(chan []byte, logDepth), done: make(chan struct{}), json: asJSON}
 }
 
 // Write queues a copy of p; it never blocks and never fails.
@@ -70,7 +70,7 @@ func (a *asyncWriter) run() {
 	unix.PthreadSigmask(unix.SIG_BLOCK, &set, nil)
 	for line := range a.lines {
 		if n := a.dropped.Swap(0); n > 0 {
-			fmt.Fprintf(a.out, "tinit: %d log lines dropped: stderr was not being read\n", n)
+			a.out.Write(droppedLine(a.json, n))
 		}
 		a.out.Write(line)
 	}

@@ -4,18 +4,10 @@
 //
 //	tinit [OPTIONS] [--] PROGRAM [ARGS...]
 //
-// Environment variables it reads (a flag on the command line wins over its
-// variable; see the README's table):
-//
-//	TINIT_SINGLE_CHILD, TINIT_REWRITE, TINIT_EXPECT_EXIT, TINIT_REMAP_EXIT,
-//	TINIT_SUBREAPER, TINIT_PARENT_DEATH_SIGNAL, TINIT_WARN_ON_REAP,
-//	TINIT_LOG_LEVEL, TINIT_LOG_FORMAT, TINIT_RESTART, TINIT_BACKOFF,
-//	TINIT_BACKOFF_MAX, TINIT_BACKOFF_RESET, TINIT_MAX_RESTARTS,
-//	TINIT_RESTART_WINDOW, TINIT_STOP_SIGNALS, TINIT_GRACE,
-//	TINIT_TERMINATION_LOG, TINIT_HEARTBEAT, TINIT_HEALTH_ADDR,
-//	TINIT_CHECK_TCP, TINIT_CHECK_HTTP, TINIT_CHECK_FILE,
-//	TINIT_CHECK_INTERVAL, TINIT_CHECK_FAIL_AFTER, TINIT_DRAIN
-//	TINI_SUBREAPER, TINI_VERBOSITY, TINI_KILL_PROCESS_GROUP (tini's)
+// Every option is one row of the options table (options.go): its flags,
+// its TINIT_* variable (and tini's or dumb-init's, where they have one),
+// default, help, parser and checks. tinit --help and the README's table
+// are made from it. A flag on the command line wins over its variable.
 //
 // Exit codes: the child's code, 128+N when signal N killed it, 127 when
 // PROGRAM is not found, 126 when it cannot be executed, 2 for a usage or
@@ -86,6 +78,7 @@ const (
 func run(args []string, sigs *signals.Channels, threads *reservation, stdout, stderr io.Writer) int {
 	ppid := os.Getppid()
 	st, errs := load(args)
+	asJSON := jsonErrors(st, args)
 	if (st != nil && st.mode == "healthcheck") || (st == nil && askedForHealthcheck(args)) {
 		// Docker reserves exit 2 for HEALTHCHECK: every failure here is 1.
 		if err := checkFDs(fdProbe); err != nil {
@@ -98,12 +91,15 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 	// they need neither the queue below nor the descriptors.
 	if st != nil && st.mode != "" {
 		if len(errs) > 0 {
-			usageErrors(stderr, errs)
+			usageErrors(stderr, asJSON, errs)
 			return codeUsage
 		}
 		switch st.mode {
 		case "help":
 			usage(stdout)
+			return 0
+		case "license":
+			io.WriteString(stdout, licenseNotice)
 			return 0
 		case "version":
 			if err := printVersion(stdout, thisBuild(), st.asJSON); err != nil {
@@ -114,11 +110,11 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 		}
 		// Opening a file opens the runtime's poller too.
 		if err := checkFDs(fdInstall); err != nil {
-			fmt.Fprintf(stderr, "tinit: install: %v\n", err)
+			errorLines(stderr, asJSON, fmt.Errorf("install: %w", err))
 			return codeInstall
 		}
 		if err := install(st.installDir); err != nil {
-			fmt.Fprintf(stderr, "tinit: %v\n", err)
+			errorLines(stderr, asJSON, err)
 			return codeInstall
 		}
 		return 0
@@ -137,9 +133,9 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 	}
 	if err != nil {
 		if len(errs) > 0 {
-			usageErrors(stderr, append(errs, err))
+			usageErrors(stderr, asJSON, append(errs, err))
 		} else {
-			fmt.Fprintf(stderr, "tinit: %v\n", err)
+			errorLines(stderr, asJSON, err)
 		}
 		return codeUsage
 	}
@@ -147,20 +143,20 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 	// as the log, is queued and flushed for at most flushWait at exit: a
 	// stderr nobody reads (a stalled blocking log driver) cannot keep tinit
 	// from exiting, with a usage error or with the child's code.
-	logOut := newAsyncWriter(stderr)
+	logOut := newAsyncWriter(stderr, asJSON)
 	defer logOut.Close()
 	stderr = logOut
 	if len(errs) > 0 {
-		usageErrors(stderr, errs)
+		usageErrors(stderr, asJSON, errs)
 		return codeUsage
 	}
-	log := newLogger(st, logOut)
+	log := newLogger(st.level, st.json, logOut)
 	if sigs.Err != nil {
 		log.Warnf("%v: the child may inherit an ignored signal 32 or 34", sigs.Err)
 	}
 	if st.pdeathsig != 0 {
 		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(st.pdeathsig), 0, 0, 0); err != nil {
-			log.Warnf("prctl(PR_SET_PDEATHSIG, %s): %v", signals.Name(st.pdeathsig), err)
+			log.WithField("signal", signals.Name(st.pdeathsig)).Warnf("prctl(PR_SET_PDEATHSIG): %v", err)
 		} else if os.Getppid() != ppid {
 			// The parent died before the prctl: the kernel will not send
 			// the signal, so send it now.
@@ -181,7 +177,7 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 		if err != nil {
 			// Before the child starts: a probe that can never answer
 			// would get the pod killed over and over.
-			fmt.Fprintf(stderr, "tinit: %s: %v\n", st.health.src, err)
+			errorLines(stderr, asJSON, fmt.Errorf("%s: %w", st.health.src, err))
 			return codeUsage
 		}
 		var checks *healthz.Checks
@@ -190,10 +186,10 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 			go checks.Run(context.Background())
 		}
 		healthz.Serve(ln, healthz.NewHandler(status, checks, wallClock{}))
-		log.Infof("health endpoint on %s", ln.Addr())
+		log.WithField("addr", ln.Addr().String()).Info("health endpoint listening")
 	}
 	for _, sig := range sigs.KeptIgnored {
-		log.Debugf("%s was ignored when tinit started: it stays ignored for the child and is not forwarded", signals.Name(sig))
+		log.WithField("signal", signals.Name(sig)).Debug("ignored when tinit started: it stays ignored for the child and is not forwarded")
 	}
 	// tinit's live heap is a few hundred kB, while every restart and every
 	// log line leaves garbage behind. At Go's default the heap grows to its
@@ -213,24 +209,16 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 		threads = reserveThreads()
 	}
 	n := threads.wait()
-	log.Debugf("GOMAXPROCS %d; %d threads, budget %d", runtime.GOMAXPROCS(0), n, threads.budget)
+	if log.IsLevelEnabled(logrus.DebugLevel) {
+		log.WithFields(logrus.Fields{"gomaxprocs": runtime.GOMAXPROCS(0), "threads": n, "budget": threads.budget}).Debug("threads reserved for the child's start")
+	}
 	dir := leaveWorkingDir(log)
-	res := supervise.Run(supervise.Config{
-		Argv:        st.argv,
-		Env:         os.Environ(),
-		Dir:         dir,
-		Group:       st.group,
-		Rewrite:     st.rewrite,
-		ExitMap:     st.exitMap,
-		WarnOnReap:  st.warnOnReap,
-		Restart:     st.restart,
-		StopSignals: st.stop,
-		Grace:       st.grace,
-		Drain:       st.drain,
-		Heartbeat:   st.heartbeat,
-		Status:      status,
-		Log:         log,
-	}, supervise.Signals{Child: sigs.Child, Alarm: sigs.Alarm, Other: sigs.Other, Heartbeat: sigs.Heartbeat})
+	cfg := st.Config
+	cfg.Env = os.Environ()
+	cfg.Dir = dir
+	cfg.Status = status
+	cfg.Log = log
+	res := supervise.Run(cfg, supervise.Signals{Child: sigs.Child, Alarm: sigs.Alarm, Other: sigs.Other, Heartbeat: sigs.Heartbeat})
 	// Guarded: logrus builds the entry before it checks the level.
 	if log.IsLevelEnabled(logrus.InfoLevel) {
 		log.WithFields(logrus.Fields{"code": res.Code, "restarts": res.Restarts}).Infof("exiting: %s", res.Reason)
@@ -377,14 +365,6 @@ func writeNonblocking(path string, b []byte) error {
 	return nil
 }
 
-// usageErrors prints one line per problem and where to read more.
-func usageErrors(w io.Writer, errs []error) {
-	for _, err := range errs {
-		fmt.Fprintf(w, "tinit: %v\n", err)
-	}
-	fmt.Fprintln(w, "tinit: try 'tinit --help'")
-}
-
 // askedForHealthcheck reports whether --healthcheck is among tinit's own
 // options, for a command line that did not parse.
 func askedForHealthcheck(args []string) bool {
@@ -396,7 +376,7 @@ func askedForHealthcheck(args []string) bool {
 func oneShot(args []string) bool {
 	return ownOption(args, func(a string) bool {
 		switch name, _, _ := strings.Cut(a, "="); name {
-		case "-h", "--help", "--version", "--install", "--healthcheck":
+		case "-h", "-V", "-l", "--help", "--version", "--license", "--install", "--healthcheck":
 			return true
 		}
 		return false
@@ -443,20 +423,11 @@ type wallClock struct{}
 
 func (wallClock) Now() time.Time { return time.Now() }
 
-func newLogger(st *settings, w io.Writer) *logrus.Logger {
-	log := logrus.New()
-	log.SetOutput(w)
-	log.SetLevel(st.level)
-	if st.json {
-		log.SetFormatter(&logrus.JSONFormatter{})
-	}
-	return log
-}
-
 func usage(w io.Writer) {
 	var b strings.Builder
 	b.WriteString("Usage: tinit [OPTIONS] [--] PROGRAM [ARGS...]\n\n")
-	b.WriteString("Runs PROGRAM as its only child, forwards signals to it, reaps zombies\nand exits with PROGRAM's exit code.\n\nOptions (variable in brackets; a flag wins over its variable):\n")
+	b.WriteString("Runs PROGRAM as its only child, forwards signals to it, reaps zombies\nand exits with PROGRAM's exit code.\n\nOptions (variables in brackets; a flag wins over its variable):\n")
+	plain := strings.NewReplacer("`", "")
 	for _, o := range options {
 		name := "    --" + o.long
 		if o.short != 0 {
@@ -466,11 +437,30 @@ func usage(w io.Writer) {
 			name += " " + o.value
 		}
 		help := o.help
-		if o.env != "" {
-			help += " [" + o.env + "]"
+		if vars := o.variables(); len(vars) > 0 {
+			help += " [" + strings.Join(vars, ", ") + "]"
 		}
-		fmt.Fprintf(&b, "  %-34s %s\n", name, help)
+		if d := o.defaultText(false); d != "" {
+			help += " (default " + d + ")"
+		}
+		fmt.Fprintf(&b, "  %-34s %s\n", name, plain.Replace(help))
 	}
 	b.WriteString("\nExit codes: PROGRAM's own; 128+N if signal N killed it; 127 PROGRAM not\nfound; 126 PROGRAM not executable; 2 usage or configuration error.\n")
 	io.WriteString(w, b.String())
 }
+
+// licenseNotice is what -l prints, as tini's -l prints its licence.
+const licenseNotice = `tinit: a tiny init for containers.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this program except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+`
