@@ -52,22 +52,17 @@
 //     server are values the caller creates and owns.
 //
 // Metrics are written by hand, not with prometheus/client_golang: tinit's
-// binary budget is 6 MiB stripped. Measured with Go 1.26.8 on linux/amd64
-// (go build -ldflags='-s -w'), a tiny main serving promhttp.Handler() is
-// 8,741,129 bytes against 5,828,873 for the same main serving a plain
-// handler: client_golang v1.25.0, with its protobuf and procfs
-// dependencies, adds 2,912,256 bytes (2.8 MiB) for six series. The text
-// format is simple, and the tests check it with prometheus/common/expfmt,
-// the parser Prometheus itself uses.
+// binary budget is 6 MiB stripped, and client_golang would take much of it
+// (measured in docs/performance.md). The text format is simple, and the
+// tests check it with prometheus/common/expfmt, the parser Prometheus
+// itself uses.
 //
 // The server and the client speak HTTP/1.1 on bare net, not net/http. The
 // health issue asked for a net/http server; the benchmark issue measured
 // what it costs, and it is most of tinit: net/http links crypto/tls and
-// its own HTTP/2 whether or not the endpoint is on. With it, cmd/tinit was
-// 6.6 MB stripped (7.14 MB with HTTP/2), started in 26.7 ms against
-// 20.9 ms without, and held 8.1 MB resident against 4.1 MB. Without it,
-// 3.5 MB. What probes and scrapers need is small: a request line, a few
-// headers, a Content-Length answer, keep-alive, HEAD. The server keeps
+// its own HTTP/2 whether or not the endpoint is on (the figures are in
+// docs/performance.md). What probes and scrapers need is small: a
+// request line, a few headers, a Content-Length answer, keep-alive, HEAD. The server keeps
 // what net/http's gave: a 2 s header timeout (from the request's first
 // byte; 30 s idle between kept-alive requests while nobody needs the
 // slot), an 8 KiB header limit (431), 5 s to write an answer, and a
@@ -88,7 +83,6 @@
 // accept until the request has come and starting each connection's
 // goroutine before the next accept make that enough.
 //
-// The price is https: an --check-http URL must be http://. crypto/tls
-// alone is about 2.6 MB; an app that serves only TLS can be checked with
-// --check-tcp.
+// The price is https: an --check-http URL must be http://. An app that
+// serves only TLS can be checked with --check-tcp.
 package healthz
