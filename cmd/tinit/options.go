@@ -83,7 +83,7 @@ var options = []option{
 		set:  func(c *conf, in input) { c.s.mode = "license" }},
 	{long: "install", kind: value, mode: true, value: "DIR",
 		help: "copy tinit's own binary to DIR/tinit (for images without cp) and exit",
-		more: "0, or 1 when DIR is missing or cannot be written. An empty DIR, or a PROGRAM after it, is a usage error (exit 2)",
+		more: "(0, or 1 when DIR is missing or cannot be written. An empty DIR, or a PROGRAM after it, is a usage error (exit 2)",
 		set:  setInstall},
 	{long: "healthcheck", kind: bare, mode: true,
 		help: "query the health endpoint (`TINIT_HEALTH_ADDR`): exit 0 when healthy, else 1",
@@ -119,7 +119,7 @@ var options = []option{
 		more: "(`--rewrite TERM:QUIT` for nginx's graceful stop; dumb-init's `-r 15:3`). Names (`TERM`, `SIGTERM`, `RTMIN+2`) or numbers. FROM `ALRM` is refused while the heartbeat runs. Repeatable",
 		set:  setRewrite},
 	{long: "expect-exit", short: 'e', env: "TINIT_EXPECT_EXIT", kind: list, value: "N", defNote: "none",
-		help: "exit 0 when the child's code is N (tini's -e)", more: "(after 128+signal). Repeatable",
+		help: "exit 0 when the child's code is N, after 128+signal (tini's -e)", more: "Repeatable",
 		set: func(c *conf, in input) {
 			for _, v := range in.vals {
 				if n, ok := exitCode(v); !ok {
@@ -196,8 +196,8 @@ var options = []option{
 		more: "the first starts the grace period; all are forwarded. Job-control signals (TSTP, TTIN, TTOU, CONT) are refused, and so is an empty list and `ALRM` while the heartbeat runs",
 		set:  setStopSignals},
 	{long: "grace", env: "TINIT_GRACE", kind: value, value: "DURATION", def: "8s",
-		help: "time from the first stop signal to SIGKILL",
-		more: "or from the main child's last exit; below `docker stop`'s 10 s",
+		help: "time from the first stop signal (or the main child's last exit) to SIGKILL",
+		more: "Below `docker stop`'s 10 s",
 		set:  durationInto(func(s *settings) *time.Duration { return &s.Grace }, span{zero: "SIGKILL at once", example: "8s"})},
 	{long: "termination-log", env: "TINIT_TERMINATION_LOG", kind: value, value: "PATH", defNote: "off",
 		help: "write why tinit exited to PATH (e.g. /dev/termination-log)",
@@ -214,8 +214,8 @@ var options = []option{
 			}
 		}},
 	{long: "heartbeat", env: "TINIT_HEARTBEAT", kind: value, value: "DURATION", defNote: "`1s` with `--health-addr`, else `0`",
-		help: "setitimer heartbeat proving the event loop alive to /healthz; 0: off, SIGALRM forwarded",
-		more: "as tini and dumb-init do. `0`, or `10ms` to `24h` (liveness allows 3 heartbeats)",
+		help: "setitimer heartbeat proving the event loop alive to /healthz; 0 turns it off and forwards SIGALRM",
+		more: "(as tini and dumb-init do). `0`, or `10ms` to `24h` (liveness allows 3 heartbeats)",
 		set: func(c *conf, in input) {
 			if c.duration(in, &c.s.Heartbeat, span{min: minHeartbeat, zero: "off", example: "1s"}) {
 				c.heartbeatWhy = fmt.Sprintf("%s %v", in.src, c.s.Heartbeat)
