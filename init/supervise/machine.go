@@ -659,6 +659,7 @@ func (m *machine) publish() {
 		s.Phase = ph
 		s.ChildUp = m.child.Pid != 0
 		s.ChildPid = m.child.Pid
+		s.ChildStarted = m.started
 		s.Restarts = uint64(m.restarts)
 		s.LastExitCode = m.lastCode
 		s.ZombiesReaped = m.reaped
