@@ -46,6 +46,19 @@ type CheckResult struct {
 	OK           bool      // all passed in the last round; false until the first round passes
 	Detail       string    // one line naming the first failing check and why
 	FailingSince time.Time // zero while OK
+	// Checks has one entry per configured check, TCP, then HTTP, then
+	// file, each in the order given. A round publishes a new slice and
+	// never changes one it published, so copies of a CheckResult may
+	// share it.
+	Checks []CheckStatus
+}
+
+// CheckStatus is one check's outcome in the last finished round.
+type CheckStatus struct {
+	// Target names the check as a URL: "tcp://HOST:PORT", the http://
+	// URL as given, "file:///path".
+	Target string
+	OK     bool // passed in the last round; false until it first passes
 }
 
 // notRunYet is the Detail before the first round has finished: readiness
@@ -84,6 +97,9 @@ func NewChecks(cfg CheckConfig, clock Clock) *Checks {
 	c.res.Configured = cfg.Count() > 0
 	if c.res.Configured {
 		c.res.Detail = notRunYet
+		for _, ch := range c.list() {
+			c.res.Checks = append(c.res.Checks, CheckStatus{Target: ch.target})
+		}
 	}
 	return c
 }
@@ -115,20 +131,23 @@ func (c *Checks) Run(ctx context.Context) {
 
 // check is one configured check, ready to run.
 type check struct {
-	name string // "tcp 127.0.0.1:8080", as it appears in Detail
-	run  func(ctx context.Context) error
+	name   string // "tcp 127.0.0.1:8080", as it appears in Detail
+	target string // "tcp://127.0.0.1:8080", as CheckStatus.Target
+	run    func(ctx context.Context) error
 }
 
+// list returns the checks in the order of CheckResult.Checks.
 func (c *Checks) list() []check {
 	var cs []check
 	for _, a := range c.cfg.TCP {
-		cs = append(cs, check{"tcp " + a, func(ctx context.Context) error { return c.dialTCP(ctx, a) }})
+		cs = append(cs, check{"tcp " + a, "tcp://" + a, func(ctx context.Context) error { return c.dialTCP(ctx, a) }})
 	}
 	for _, u := range c.cfg.HTTP {
-		cs = append(cs, check{"http " + u, func(ctx context.Context) error { return c.get(ctx, u) }})
+		cs = append(cs, check{"http " + u, u, func(ctx context.Context) error { return c.get(ctx, u) }})
 	}
 	for _, p := range c.cfg.File {
-		cs = append(cs, check{"file " + p, func(ctx context.Context) error { return c.statFile(ctx, p) }})
+		// File paths are absolute (ValidateChecks), so this is file:///path.
+		cs = append(cs, check{"file " + p, "file://" + p, func(ctx context.Context) error { return c.statFile(ctx, p) }})
 	}
 	return cs
 }
@@ -167,25 +186,35 @@ collect:
 	if ctx.Err() != nil {
 		return
 	}
-	detail := ""
-	for i, ch := range cs {
+	reasons := make([]string, len(cs))
+	for i := range cs {
 		err := errs[i]
 		if !reported[i] {
 			err = timedOut
 		}
 		if err != nil {
-			detail = ch.name + ": " + reason(err, c.cfg.Timeout)
-			break
+			reasons[i] = reason(err, c.cfg.Timeout)
 		}
 	}
-	c.publish(detail)
+	c.publish(reasons)
 }
 
-// publish records a finished round; an empty detail means all passed.
-func (c *Checks) publish(detail string) {
+// publish records a finished round: reasons[i] says why check i of list
+// failed, "" when it passed.
+func (c *Checks) publish(reasons []string) {
+	cs := c.list()
+	statuses := make([]CheckStatus, len(cs))
+	detail := ""
+	for i, ch := range cs {
+		statuses[i] = CheckStatus{Target: ch.target, OK: reasons[i] == ""}
+		if reasons[i] != "" && detail == "" {
+			detail = ch.name + ": " + reasons[i]
+		}
+	}
 	now := c.clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.res.Checks = statuses
 	if detail == "" {
 		c.res.OK, c.res.Detail, c.res.FailingSince = true, "", time.Time{}
 		return

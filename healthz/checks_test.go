@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +127,39 @@ func TestDetailNamesTheFirstFailingCheckInOrder(t *testing.T) {
 	dir := t.TempDir()
 	c := NewChecks(CheckConfig{File: []string{dir, dir + "/a", dir + "/b"}}, &fakeClock{now: t0})
 	wantResult(t, runRound(t, c), false, "file "+dir+"/a:")
+}
+
+func TestEachCheckReportsItsOwnOutcomeUnderItsTarget(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	addr := l.Addr().String()
+	dir := t.TempDir()
+	c := NewChecks(CheckConfig{TCP: []string{addr}, File: []string{dir, dir + "/missing"}, Timeout: time.Second}, &fakeClock{now: t0})
+	for _, tc := range []struct {
+		name  string
+		round bool
+		want  []CheckStatus
+	}{
+		{"before the first round every check is down", false, []CheckStatus{
+			{"tcp://" + addr, false}, {"file://" + dir, false}, {"file://" + dir + "/missing", false},
+		}},
+		{"after a round each check has its own outcome", true, []CheckStatus{
+			{"tcp://" + addr, true}, {"file://" + dir, true}, {"file://" + dir + "/missing", false},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := c.Result()
+			if tc.round {
+				res = runRound(t, c)
+			}
+			if !slices.Equal(res.Checks, tc.want) {
+				t.Errorf("checks %+v, want %+v", res.Checks, tc.want)
+			}
+		})
+	}
 }
 
 func TestRunChecksAtOnceAndStopsWithTheContext(t *testing.T) {

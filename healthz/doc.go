@@ -55,7 +55,11 @@
 // binary budget is 6 MiB stripped, and client_golang would take much of it
 // (measured in docs/performance.md). The text format is simple, and the
 // tests check it with prometheus/common/expfmt, the parser Prometheus
-// itself uses.
+// itself uses. A series with no value yet (the main child's start time
+// before the first start, the last heartbeat's time with the heartbeat
+// off) is left out, not written as 0; its family's HELP and TYPE are there
+// all the same. tinit_build_info has a series only when the caller gives
+// the build (Handler.WithBuild).
 //
 // The server and the client speak HTTP/1.1 on bare net, not net/http. The
 // health issue asked for a net/http server; the benchmark issue measured

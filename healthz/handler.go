@@ -17,12 +17,22 @@ type Handler struct {
 	st     *State
 	checks *Checks // nil: no checks configured
 	clock  Clock
+	build  *BuildInfo // nil: tinit_build_info has no series
 }
 
 // NewHandler returns the handler for /healthz, /readyz and /metrics.
 // checks may be nil; a nil clock is the system clock.
 func NewHandler(st *State, checks *Checks, clock Clock) *Handler {
 	return &Handler{st: st, checks: checks, clock: orSystem(clock)}
+}
+
+// WithBuild returns a copy of h whose /metrics reports b as
+// tinit_build_info. h is not changed, and neither is the copy once made:
+// the build is fixed before the handler serves.
+func (h *Handler) WithBuild(b BuildInfo) *Handler {
+	c := *h
+	c.build = &b
+	return &c
 }
 
 // response is one answer, before the server puts it on the wire.
@@ -119,7 +129,11 @@ func (h *Handler) notReady(s Status) string {
 }
 
 func (h *Handler) metrics() response {
+	sc := metricsInput{status: h.st.Snapshot(), build: h.build, now: h.clock.Now()}
+	if h.checks != nil {
+		sc.checks = h.checks.Result()
+	}
 	var b bytes.Buffer
-	writeMetrics(&b, h.st.Snapshot(), h.clock.Now())
+	writeMetrics(&b, sc)
 	return response{code: 200, ctype: "text/plain; version=0.0.4; charset=utf-8", body: b.Bytes()}
 }

@@ -77,22 +77,22 @@ func TestLivenessFailsWhenChecksFailLongerThanFailAfter(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		failAfter time.Duration
-		rounds    []string // details published in order, "" = pass
+		rounds    []string // the one check's failure reason in each round, in order, "" = pass
 		elapsed   time.Duration
 		wantCode  int
 		want      string
 	}{
 		{"checks that never ran do not kill", 10 * time.Second, nil, time.Hour, 200, "ok"},
-		{"FailAfter 0 never kills", 0, []string{"tcp x:1: connection refused"}, time.Hour, 200, "ok"},
-		{"failing for less than FailAfter is alive", 10 * time.Second, []string{"tcp x:1: connection refused"}, 9 * time.Second, 200, "ok"},
-		{"failing for FailAfter is dead", 10 * time.Second, []string{"tcp x:1: connection refused"}, 10 * time.Second, 503, "checks failing for 10s, limit 10s: tcp x:1: connection refused"},
-		{"a passing round after failures is alive", 10 * time.Second, []string{"tcp x:1: connection refused", ""}, time.Hour, 200, "ok"},
+		{"FailAfter 0 never kills", 0, []string{"connection refused"}, time.Hour, 200, "ok"},
+		{"failing for less than FailAfter is alive", 10 * time.Second, []string{"connection refused"}, 9 * time.Second, 200, "ok"},
+		{"failing for FailAfter is dead", 10 * time.Second, []string{"connection refused"}, 10 * time.Second, 503, "checks failing for 10s, limit 10s: tcp x:1: connection refused"},
+		{"a passing round after failures is alive", 10 * time.Second, []string{"connection refused", ""}, time.Hour, 200, "ok"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &fakeClock{now: t0}
 			checks := NewChecks(CheckConfig{TCP: []string{"x:1"}, FailAfter: tc.failAfter}, clock)
-			for _, d := range tc.rounds {
-				checks.publish(d)
+			for _, r := range tc.rounds {
+				checks.publish([]string{r})
 			}
 			clock.now = t0.Add(tc.elapsed)
 			code, body, _ := do(t, NewHandler(NewState(), checks, clock), "GET", "/healthz")
@@ -105,14 +105,14 @@ func TestReadinessInEachPhase(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		status   Status
-		check    string // detail of the last round, "" = pass; "-" = no checks
+		check    string // why the one check failed in the last round, "" = pass; "-" = no checks
 		wantCode int
 		want     string
 	}{
 		{"starting is not ready", Status{Phase: "starting"}, "-", 503, "main child not running (starting)"},
 		{"running is ready", Status{Phase: "running", ChildUp: true}, "-", 200, "ok"},
 		{"running with passing checks is ready", Status{Phase: "running", ChildUp: true}, "", 200, "ok"},
-		{"running with a failing check is not ready", Status{Phase: "running", ChildUp: true}, "tcp x:1: connection refused", 503, "tcp x:1: connection refused"},
+		{"running with a failing check is not ready", Status{Phase: "running", ChildUp: true}, "connection refused", 503, "tcp x:1: connection refused"},
 		{"backoff is not ready", Status{Phase: "backoff"}, "-", 503, "main child not running (backoff)"},
 		{"the drain window is not ready though the child is up", Status{Phase: "drain-window", ChildUp: true, Stopping: true}, "", 503, "stopping (drain-window)"},
 		{"stopping is not ready", Status{Phase: "stopping", ChildUp: true, Stopping: true}, "-", 503, "stopping (stopping)"},
@@ -124,7 +124,7 @@ func TestReadinessInEachPhase(t *testing.T) {
 			var checks *Checks
 			if tc.check != "-" {
 				checks = NewChecks(CheckConfig{TCP: []string{"x:1"}}, &fakeClock{now: t0})
-				checks.publish(tc.check)
+				checks.publish([]string{tc.check})
 			}
 			code, body, _ := do(t, NewHandler(st, checks, &fakeClock{now: t0}), "GET", "/readyz")
 			wantAnswer(t, code, body, tc.wantCode, tc.want)

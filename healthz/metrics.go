@@ -4,16 +4,50 @@ import (
 	"bytes"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/tinit/tinit/signals"
 )
 
-// writeMetrics writes s in the Prometheus text exposition format 0.0.4.
-// See doc.go for why this is done by hand.
-func writeMetrics(b *bytes.Buffer, s Status, now time.Time) {
+// BuildInfo is the build tinit_build_info reports.
+type BuildInfo struct {
+	Version   string // "v1.2.0", or what the build stamped
+	Commit    string // the full commit hash
+	GoVersion string // runtime.Version()
+}
+
+// metricsInput is what one /metrics answer is written from: copies taken once,
+// so the series agree with each other.
+type metricsInput struct {
+	status Status
+	checks CheckResult // zero: no checks configured
+	build  *BuildInfo  // nil: not given
+	now    time.Time
+}
+
+// writeMetrics writes sc in the Prometheus text exposition format
+// 0.0.4. See doc.go for why this is done by hand.
+//
+// Series that have no value yet (the child's start time before the first
+// start, the last heartbeat when the heartbeat is off) are left out rather
+// than written as 0, so that "time() - x" never reads as an age of 55
+// years; their families are announced all the same, with HELP and TYPE.
+func writeMetrics(b *bytes.Buffer, sc metricsInput) {
 	const gauge, counter = "gauge", "counter"
+	s := sc.status
+
+	family(b, "tinit_build_info", gauge, "tinit's build: version, commit and Go version as labels; the value is always 1.")
+	if bi := sc.build; bi != nil {
+		b.WriteString(`tinit_build_info{version="`)
+		labelValue(b, bi.Version)
+		b.WriteString(`",commit="`)
+		labelValue(b, bi.Commit)
+		b.WriteString(`",goversion="`)
+		labelValue(b, bi.GoVersion)
+		b.WriteString("\"} 1\n")
+	}
 
 	up := int64(0)
 	if s.ChildUp {
@@ -21,6 +55,13 @@ func writeMetrics(b *bytes.Buffer, s Status, now time.Time) {
 	}
 	family(b, "tinit_child_up", gauge, "Whether the main child is running (1) or not (0).")
 	sampleInt(b, "tinit_child_up", up)
+
+	// The last child's start stays while none runs (tinit_child_up says
+	// whether it does): a restart loop shows as the value moving on.
+	family(b, "tinit_child_start_time_seconds", gauge, "Start time of the current main child (the last one while none runs) in seconds since the Unix epoch; absent before the first start.")
+	if !s.ChildStarted.IsZero() {
+		sampleTime(b, "tinit_child_start_time_seconds", s.ChildStarted)
+	}
 
 	family(b, "tinit_child_restarts_total", counter, "Times the main child was started again after it exited.")
 	sampleUint(b, "tinit_child_restarts_total", s.Restarts)
@@ -49,12 +90,73 @@ func writeMetrics(b *bytes.Buffer, s Status, now time.Time) {
 
 	age := 0.0
 	if s.Heartbeat > 0 && !s.LastTick.IsZero() {
-		age = max(now.Sub(s.LastTick).Seconds(), 0)
+		age = max(sc.now.Sub(s.LastTick).Seconds(), 0)
 	}
 	family(b, "tinit_heartbeat_age_seconds", gauge, "Seconds since the event loop's last heartbeat tick, 0 when the heartbeat is off.")
 	b.WriteString("tinit_heartbeat_age_seconds ")
 	b.Write(strconv.AppendFloat(b.AvailableBuffer(), age, 'g', -1, 64))
 	b.WriteByte('\n')
+
+	family(b, "tinit_last_heartbeat_timestamp_seconds", gauge, "Time of the event loop's last heartbeat tick in seconds since the Unix epoch; absent when the heartbeat is off.")
+	if s.Heartbeat > 0 && !s.LastTick.IsZero() {
+		sampleTime(b, "tinit_last_heartbeat_timestamp_seconds", s.LastTick)
+	}
+
+	family(b, "tinit_check_up", gauge, "Whether each application check passed its last round (1) or not (0), by check; 0 until its first round passes.")
+	checks := sc.checks.Checks
+	for i, c := range checks {
+		// A check given twice would be two series with the same labels,
+		// which Prometheus rejects: write it once, up only if every copy
+		// passed.
+		dup, ok := false, c.OK
+		for j, o := range checks {
+			if o.Target == c.Target {
+				dup = dup || j < i
+				ok = ok && o.OK
+			}
+		}
+		if dup {
+			continue
+		}
+		b.WriteString(`tinit_check_up{check="`)
+		labelValue(b, c.Target)
+		if ok {
+			b.WriteString("\"} 1\n")
+		} else {
+			b.WriteString("\"} 0\n")
+		}
+	}
+}
+
+// sampleTime writes t as seconds since the Unix epoch, with its fraction:
+// "1735787045.25".
+func sampleTime(b *bytes.Buffer, name string, t time.Time) {
+	secs := float64(t.Unix()) + float64(t.Nanosecond())/1e9
+	b.WriteString(name + " ")
+	b.Write(strconv.AppendFloat(b.AvailableBuffer(), secs, 'f', -1, 64))
+	b.WriteByte('\n')
+}
+
+// labelValue writes v as the inside of a quoted label value: backslash,
+// double quote and newline escaped as the text format wants. The format is
+// UTF-8 and a file path need not be, so an invalid byte becomes U+FFFD.
+func labelValue(b *bytes.Buffer, v string) {
+	for len(v) > 0 {
+		r, size := utf8.DecodeRuneInString(v)
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == utf8.RuneError && size == 1:
+			b.WriteRune(utf8.RuneError)
+		default:
+			b.WriteString(v[:size])
+		}
+		v = v[size:]
+	}
 }
 
 func family(b *bytes.Buffer, name, typ, help string) {

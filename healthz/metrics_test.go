@@ -1,6 +1,8 @@
 package healthz
 
 import (
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -9,18 +11,39 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// scraped is what a scrape parsed to: values by series ("name" or
-// `name{label="value"}`) and types by family ("gauge", "counter").
+// scraped is what a scrape parsed to: values by series (see series) and
+// types by family ("gauge", "counter").
 type scraped struct {
 	values map[string]float64
 	types  map[string]string
+}
+
+// series is the key of one series in scraped.values: the name, then the
+// labels sorted by name with Go-quoted values, `name{a="x",b="y"}`, or
+// the name alone. labels are name, value pairs.
+func series(name string, labels ...string) string {
+	if len(labels) == 0 {
+		return name
+	}
+	var pairs []string
+	for i := 0; i+1 < len(labels); i += 2 {
+		pairs = append(pairs, labels[i]+"="+strconv.Quote(labels[i+1]))
+	}
+	sort.Strings(pairs)
+	return name + "{" + strings.Join(pairs, ",") + "}"
 }
 
 // scrape GETs /metrics from a handler on st and parses the body with the
 // parser Prometheus itself uses.
 func scrape(t *testing.T, clock Clock, st *State) scraped {
 	t.Helper()
-	code, body, hdr := do(t, NewHandler(st, nil, clock), "GET", "/metrics")
+	return scrapeHandler(t, NewHandler(st, nil, clock))
+}
+
+// scrapeHandler GETs /metrics from h and parses the body.
+func scrapeHandler(t *testing.T, h *Handler) scraped {
+	t.Helper()
+	code, body, hdr := do(t, h, "GET", "/metrics")
 	if code != 200 {
 		t.Fatalf("GET /metrics: status %d", code)
 	}
@@ -39,9 +62,13 @@ func scrape(t *testing.T, clock Clock, st *State) scraped {
 		}
 		s.types[name] = strings.ToLower(f.GetType().String())
 		for _, m := range f.GetMetric() {
-			key := name
+			var labels []string
 			for _, l := range m.GetLabel() {
-				key += "{" + l.GetName() + "=\"" + l.GetValue() + "\"}"
+				labels = append(labels, l.GetName(), l.GetValue())
+			}
+			key := series(name, labels...)
+			if _, dup := s.values[key]; dup {
+				t.Errorf("%s: two series", key)
 			}
 			v := m.GetGauge().GetValue()
 			if m.GetCounter() != nil {
@@ -53,12 +80,50 @@ func scrape(t *testing.T, clock Clock, st *State) scraped {
 	return s
 }
 
+// wantSeries checks that got has each series of want with its value, and
+// none of absent.
+func wantSeries(t *testing.T, got scraped, want map[string]float64, absent ...string) {
+	t.Helper()
+	for key, w := range want {
+		if v, ok := got.values[key]; !ok {
+			t.Errorf("%s: missing", key)
+		} else if v != w {
+			t.Errorf("%s = %v, want %v", key, v, w)
+		}
+	}
+	for _, key := range absent {
+		if v, ok := got.values[key]; ok {
+			t.Errorf("%s = %v, want no such series", key, v)
+		}
+	}
+}
+
+// countSeries is how many series of family name got has.
+func countSeries(got scraped, name string) int {
+	n := 0
+	for key := range got.values {
+		if key == name || strings.HasPrefix(key, name+"{") {
+			n++
+		}
+	}
+	return n
+}
+
+// t0Unix is t0 in seconds since the Unix epoch, as the timestamp gauges
+// report it.
+var t0Unix = float64(t0.Unix())
+
 func TestMetricsParseAndCarryTheLoopsCounts(t *testing.T) {
+	const (
+		started   = "tinit_child_start_time_seconds"
+		heartbeat = "tinit_last_heartbeat_timestamp_seconds"
+	)
 	for _, tc := range []struct {
 		name          string
 		update        func(*Status)
 		age           time.Duration
 		want          map[string]float64
+		absent        []string
 		wantForwarded int // series of tinit_signals_forwarded_total
 	}{
 		{
@@ -71,6 +136,7 @@ func TestMetricsParseAndCarryTheLoopsCounts(t *testing.T) {
 				"tinit_zombies_reaped_total":  0,
 				"tinit_heartbeat_age_seconds": 0,
 			},
+			absent: []string{started, heartbeat},
 		},
 		{
 			name: "restarts, three SIGTERMs and reaped zombies are counted",
@@ -82,46 +148,159 @@ func TestMetricsParseAndCarryTheLoopsCounts(t *testing.T) {
 				s.Forwarded[1]++
 				s.Forwarded[36]++
 				s.Heartbeat, s.LastTick = time.Second, t0
+				s.ChildStarted = t0.Add(-90*time.Second + 250*time.Millisecond)
 			},
 			age: 1500 * time.Millisecond,
 			want: map[string]float64{
-				"tinit_child_up":                                     1,
-				"tinit_child_restarts_total":                         2,
-				"tinit_child_last_exit_code":                         143,
-				"tinit_zombies_reaped_total":                         5,
-				`tinit_signals_forwarded_total{signal="SIGTERM"}`:    3,
-				`tinit_signals_forwarded_total{signal="SIGHUP"}`:     1,
-				`tinit_signals_forwarded_total{signal="SIGRTMIN+2"}`: 1,
-				"tinit_heartbeat_age_seconds":                        1.5,
+				"tinit_child_up":                                                1,
+				"tinit_child_restarts_total":                                    2,
+				"tinit_child_last_exit_code":                                    143,
+				"tinit_zombies_reaped_total":                                    5,
+				series("tinit_signals_forwarded_total", "signal", "SIGTERM"):    3,
+				series("tinit_signals_forwarded_total", "signal", "SIGHUP"):     1,
+				series("tinit_signals_forwarded_total", "signal", "SIGRTMIN+2"): 1,
+				"tinit_heartbeat_age_seconds":                                   1.5,
+				heartbeat:                                                       t0Unix,
+				started:                                                         t0Unix - 89.75,
 			},
 			wantForwarded: 3,
 		},
 		{
-			name:   "heartbeat age is 0 when the heartbeat is off",
+			name:   "heartbeat age is 0 and its timestamp absent when the heartbeat is off",
 			update: func(s *Status) { s.LastTick = t0 },
 			age:    time.Hour,
 			want:   map[string]float64{"tinit_heartbeat_age_seconds": 0},
+			absent: []string{heartbeat},
+		},
+		{
+			name: "the last child's start time stays while it is down",
+			update: func(s *Status) {
+				s.Phase, s.ChildUp, s.ChildStarted, s.Restarts = "backoff", false, t0, 1
+			},
+			want: map[string]float64{"tinit_child_up": 0, started: t0Unix},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := NewState()
 			st.Update(tc.update)
 			got := scrape(t, &fakeClock{now: t0.Add(tc.age)}, st)
-			for key, want := range tc.want {
-				if v, ok := got.values[key]; !ok {
-					t.Errorf("%s: missing", key)
-				} else if v != want {
-					t.Errorf("%s = %v, want %v", key, v, want)
-				}
-			}
-			n := 0
-			for key := range got.values {
-				if strings.HasPrefix(key, "tinit_signals_forwarded_total") {
-					n++
-				}
-			}
-			if n != tc.wantForwarded {
+			wantSeries(t, got, tc.want, tc.absent...)
+			if n := countSeries(got, "tinit_signals_forwarded_total"); n != tc.wantForwarded {
 				t.Errorf("%d series of tinit_signals_forwarded_total, want %d (one per signal sent)", n, tc.wantForwarded)
+			}
+		})
+	}
+}
+
+func TestMetricsTimestampsKeepTheirFraction(t *testing.T) {
+	st := NewState()
+	at := time.Unix(1_700_000_000, 125_000_000) // .125 is exact in binary
+	st.Update(func(s *Status) { s.ChildStarted, s.Heartbeat, s.LastTick = at, time.Second, at })
+	_, body, _ := do(t, NewHandler(st, nil, &fakeClock{now: at}), "GET", "/metrics")
+	for _, line := range []string{
+		"tinit_child_start_time_seconds 1700000000.125\n",
+		"tinit_last_heartbeat_timestamp_seconds 1700000000.125\n",
+	} {
+		if !strings.Contains(body, line) {
+			t.Errorf("/metrics has no line %q (plain seconds, not exponent notation):\n%s", line, body)
+		}
+	}
+}
+
+func TestBuildInfo(t *testing.T) {
+	const name = "tinit_build_info"
+	for _, tc := range []struct {
+		name  string
+		build *BuildInfo // nil: no WithBuild
+		want  map[string]float64
+	}{
+		{"without a build there is no series", nil, nil},
+		{
+			"a release build is one series with value 1",
+			&BuildInfo{Version: "v1.2.0", Commit: "0123456789abcdef0123456789abcdef01234567", GoVersion: "go1.26.8"},
+			map[string]float64{series(name, "version", "v1.2.0", "commit", "0123456789abcdef0123456789abcdef01234567", "goversion", "go1.26.8"): 1},
+		},
+		{
+			"quotes, backslashes and newlines in a stamped version are escaped",
+			&BuildInfo{Version: `v1 "x"\y` + "\nz", Commit: "unknown", GoVersion: "go1.26.8 X:nodwarf5"},
+			map[string]float64{series(name, "version", `v1 "x"\y`+"\nz", "commit", "unknown", "goversion", "go1.26.8 X:nodwarf5"): 1},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := NewHandler(NewState(), nil, &fakeClock{now: t0})
+			if tc.build != nil {
+				h = h.WithBuild(*tc.build)
+			}
+			got := scrapeHandler(t, h)
+			wantSeries(t, got, tc.want)
+			if n := countSeries(got, name); n != len(tc.want) {
+				t.Errorf("%d series of %s, want %d", n, name, len(tc.want))
+			}
+		})
+	}
+}
+
+func TestWithBuildLeavesTheOriginalHandlerAlone(t *testing.T) {
+	h := NewHandler(NewState(), nil, &fakeClock{now: t0})
+	_ = h.WithBuild(BuildInfo{Version: "v1"})
+	if n := countSeries(scrapeHandler(t, h), "tinit_build_info"); n != 0 {
+		t.Errorf("the handler WithBuild was called on has %d build series, want 0", n)
+	}
+}
+
+func TestCheckUpIsOneSeriesPerCheck(t *testing.T) {
+	const name = "tinit_check_up"
+	up := func(target string) string { return series(name, "check", target) }
+	for _, tc := range []struct {
+		name    string
+		cfg     CheckConfig
+		reasons []string // the last round, nil: no round yet
+		want    map[string]float64
+	}{
+		{"no checks, no series", CheckConfig{}, nil, nil},
+		{
+			"every check is down before its first round",
+			CheckConfig{TCP: []string{"127.0.0.1:8080"}, HTTP: []string{"http://localhost:8080/healthz"}, File: []string{"/tmp/ready"}},
+			nil,
+			map[string]float64{up("tcp://127.0.0.1:8080"): 0, up("http://localhost:8080/healthz"): 0, up("file:///tmp/ready"): 0},
+		},
+		{
+			"each check carries its own outcome",
+			CheckConfig{TCP: []string{"127.0.0.1:8080", "[::1]:9090"}, HTTP: []string{"http://localhost:8080/healthz?full=1"}, File: []string{"/tmp/ready"}},
+			[]string{"", "connection refused", "", "no such file or directory"},
+			map[string]float64{up("tcp://127.0.0.1:8080"): 1, up("tcp://[::1]:9090"): 0, up("http://localhost:8080/healthz?full=1"): 1, up("file:///tmp/ready"): 0},
+		},
+		{
+			"quotes, backslashes and newlines in a path are escaped",
+			CheckConfig{File: []string{`/srv/"a"\b` + "\nc"}},
+			[]string{""},
+			map[string]float64{up(`file:///srv/"a"\b` + "\nc"): 1},
+		},
+		{
+			"a path that is not UTF-8 is still a valid label",
+			CheckConfig{File: []string{"/srv/caf\xe9"}},
+			[]string{""},
+			map[string]float64{up("file:///srv/caf\uFFFD"): 1},
+		},
+		{
+			"a check given twice is one series, up only if both passed",
+			CheckConfig{TCP: []string{"db:5432", "db:5432"}},
+			[]string{"", "connection refused"},
+			map[string]float64{up("tcp://db:5432"): 0},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var checks *Checks
+			if tc.cfg.Count() > 0 {
+				checks = NewChecks(tc.cfg, &fakeClock{now: t0})
+				if tc.reasons != nil {
+					checks.publish(tc.reasons)
+				}
+			}
+			got := scrapeHandler(t, NewHandler(NewState(), checks, &fakeClock{now: t0}))
+			wantSeries(t, got, tc.want)
+			if n := countSeries(got, name); n != len(tc.want) {
+				t.Errorf("%d series of %s, want %d", n, name, len(tc.want))
 			}
 		})
 	}
@@ -129,15 +308,24 @@ func TestMetricsParseAndCarryTheLoopsCounts(t *testing.T) {
 
 func TestMetricsHaveTheDeclaredTypes(t *testing.T) {
 	st := NewState()
-	st.Update(func(s *Status) { s.Forwarded[15]++ })
-	got := scrape(t, &fakeClock{now: t0}, st)
+	// A family with no series parses to nothing: give each one.
+	st.Update(func(s *Status) {
+		s.Forwarded[15]++
+		s.ChildStarted, s.Heartbeat, s.LastTick = t0, time.Second, t0
+	})
+	checks := NewChecks(CheckConfig{File: []string{"/"}}, &fakeClock{now: t0})
+	got := scrapeHandler(t, NewHandler(st, checks, &fakeClock{now: t0}).WithBuild(BuildInfo{Version: "v1"}))
 	for name, want := range map[string]string{
-		"tinit_child_up":                "gauge",
-		"tinit_child_restarts_total":    "counter",
-		"tinit_child_last_exit_code":    "gauge",
-		"tinit_zombies_reaped_total":    "counter",
-		"tinit_signals_forwarded_total": "counter",
-		"tinit_heartbeat_age_seconds":   "gauge",
+		"tinit_build_info":                       "gauge",
+		"tinit_child_up":                         "gauge",
+		"tinit_child_start_time_seconds":         "gauge",
+		"tinit_child_restarts_total":             "counter",
+		"tinit_child_last_exit_code":             "gauge",
+		"tinit_zombies_reaped_total":             "counter",
+		"tinit_signals_forwarded_total":          "counter",
+		"tinit_heartbeat_age_seconds":            "gauge",
+		"tinit_last_heartbeat_timestamp_seconds": "gauge",
+		"tinit_check_up":                         "gauge",
 	} {
 		if got.types[name] != want {
 			t.Errorf("%s is a %q, want a %q", name, got.types[name], want)

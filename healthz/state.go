@@ -11,6 +11,7 @@ type Status struct {
 	Phase         string        // the supervisor's phase: "starting", "running", "drain-window", "stopping", "killing", "restarting", "backoff", "finishing", "done"
 	ChildUp       bool          // the main child is running
 	ChildPid      int           // the main child's pid, 0 when none
+	ChildStarted  time.Time     // when the current main child (the last one while none runs) started; zero before the first start
 	Restarts      uint64        // times the main child was started again
 	LastExitCode  int           // -1 before the main child has ever exited
 	ZombiesReaped uint64        // children reaped other than main children

@@ -185,7 +185,8 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 			checks = healthz.NewChecks(st.checks, wallClock{})
 			go checks.Run(context.Background())
 		}
-		healthz.Serve(ln, healthz.NewHandler(status, checks, wallClock{}))
+		b := thisBuild()
+		healthz.Serve(ln, healthz.NewHandler(status, checks, wallClock{}).WithBuild(healthz.BuildInfo{Version: b.Version, Commit: b.Commit, GoVersion: b.Go}))
 		log.WithField("addr", ln.Addr().String()).Info("health endpoint listening")
 	}
 	for _, sig := range sigs.KeptIgnored {

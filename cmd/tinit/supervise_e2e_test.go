@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -58,9 +57,21 @@ func TestRestartPolicies(t *testing.T) {
 func TestRestartsAreLoggedAtWarn(t *testing.T) {
 	r := startTinit(t, nil, "--restart", "on-failure", "--max-restarts", "2", "--backoff", "10ms", "--", "/bin/sh", "-c", "exit 3")
 	r.exitCode(10 * time.Second)
-	warn := regexp.MustCompile(`level=warning msg="main child exited 3: restarting[^"]*" code=3 delay=\S+ .*restart=(\d)`)
-	if got := warn.FindAllStringSubmatch(r.stderr.String(), -1); len(got) != 2 || got[1][1] != "2" {
-		t.Fatalf("want two warn lines with the status, delay and restart count; stderr:\n%s", r.stderr)
+	// Each field on its own: the line's prefix and the fields' order are
+	// the formatter's business.
+	var restarts []string
+	for _, line := range strings.Split(r.stderr.String(), "\n") {
+		if !strings.Contains(line, "level=warning") || !strings.Contains(line, `msg="main child exited 3: restarting`) {
+			continue
+		}
+		m := regexp.MustCompile(` restarts=(\d+)`).FindStringSubmatch(line)
+		if !strings.Contains(line, " code=3") || !regexp.MustCompile(` delay=\S`).MatchString(line) || m == nil {
+			t.Fatalf("warn line without code=3, a delay and restarts=N: %s", line)
+		}
+		restarts = append(restarts, m[1])
+	}
+	if strings.Join(restarts, ",") != "1,2" {
+		t.Fatalf("warn lines counted restarts %q, want 1 then 2; stderr:\n%s", restarts, r.stderr)
 	}
 	if !strings.Contains(r.stderr.String(), "level=error") {
 		t.Fatalf("giving up is not logged at error level:\n%s", r.stderr)
@@ -399,21 +410,9 @@ func TestThousandCrashesLeakNothing(t *testing.T) {
 	if late-early >= 1024 {
 		t.Fatalf("tinit's RSS grew %d kB over the restarts (peak %d kB, then %d kB)", late-early, early, late)
 	}
+	// Goroutines are counted across restarts by init/supervise's
+	// TestRestartsLeaveNoGoroutineBehind: the restart line no longer
+	// carries the count.
 	base := samples[q]
-	// Goroutines, from the field of every restart line but the first,
-	// which comes before the log writer's goroutine starts.
-	re := regexp.MustCompile(`goroutines=(\d+)`)
-	counts := map[string]bool{}
-	for _, m := range re.FindAllStringSubmatch(r.stderr.String(), -1)[1:] {
-		counts[m[1]] = true
-	}
-	var seen []string
-	for c := range counts {
-		seen = append(seen, c)
-	}
-	sort.Strings(seen)
-	if len(seen) != 1 {
-		t.Fatalf("goroutine counts over 1000 restarts: %v, want one value", seen)
-	}
-	t.Logf("%d samples; fds %d, RSS %d kB, threads %d; goroutines %s", len(samples), base.fds, base.rss, base.threads, seen[0])
+	t.Logf("%d samples; fds %d, RSS %d kB, threads %d", len(samples), base.fds, base.rss, base.threads)
 }

@@ -109,4 +109,22 @@
 //
 // tinit's own usage and configuration errors (exit 2) are decided in main,
 // before Run is called.
+//
+// Log lines carry their data as fields, with one name for each kind, and
+// a message a person reads without them:
+//
+//	signal    the signal the line is about: received ("SIGTERM", before
+//	          --rewrite), or sent by tinit itself (SIGTERM, SIGKILL)
+//	to        what a forwarded signal was sent as, when --rewrite changed it
+//	pid       the main child (or a reaped orphan)
+//	group     the process group signalled
+//	code      an exit code (before --remap-exit)
+//	restarts  the main child's restarts once the line's action is done: 1
+//	          on the first restart's warning and on the "started" line of
+//	          the child it starts
+//	delay     how long until the action ("200ms"): the backoff, --drain
+//	grace     how long until SIGKILL ("10s")
+//
+// Lines on the paths a storm can drive (forwarding, dropping, reaping) are
+// built only when their level is enabled.
 package supervise

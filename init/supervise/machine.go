@@ -3,7 +3,6 @@ package supervise
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -163,8 +162,11 @@ func (m *machine) start() (done bool) {
 	// Guarded: logrus builds the entry before it checks the level, and a
 	// restart loop must not make garbage for lines nobody sees.
 	if m.log.IsLevelEnabled(logrus.InfoLevel) {
-		m.log.WithFields(logrus.Fields{"pid": c.Pid, "foreground": c.Foreground}).
-			Infof("started %q", m.cfg.Argv[0])
+		f := logrus.Fields{"pid": c.Pid, "foreground": c.Foreground}
+		if m.restarts > 0 {
+			f["restarts"] = m.restarts
+		}
+		m.log.WithFields(f).Infof("started %q", m.cfg.Argv[0])
 	}
 	return false
 }
@@ -243,7 +245,9 @@ func (m *machine) mainExited(ws unix.WaitStatus, left bool) (done bool) {
 	m.lastCode = m.code
 	status := describe(ws)
 	if m.log.IsLevelEnabled(logrus.InfoLevel) {
-		m.log.WithFields(logrus.Fields{"pid": pid, "code": m.code}).Infof("main child %s after %v", status, ran.Round(time.Millisecond))
+		f := exitFields(ws, m.code)
+		f["pid"] = pid
+		m.log.WithFields(f).Infof("main child %s after %v", status, ran.Round(time.Millisecond))
 	}
 
 	switch {
@@ -260,14 +264,18 @@ func (m *machine) mainExited(ws unix.WaitStatus, left bool) (done bool) {
 		if m.cfg.Restart.Window > 0 {
 			window = "within " + m.cfg.Restart.Window.String()
 		}
-		m.log.WithFields(logrus.Fields{"code": m.code, "restarts": m.restarts}).
-			Errorf("main child %s: not restarting, --max-restarts %d reached %s", status, m.cfg.Restart.MaxRestarts, window)
+		f := exitFields(ws, m.code)
+		f["restarts"] = m.restarts
+		m.log.WithFields(f).Errorf("main child %s: not restarting, --max-restarts %d reached %s", status, m.cfg.Restart.MaxRestarts, window)
 		return m.finish(left)
 	}
 	d := m.bo.schedule(now, ran)
 	m.restartAt = now.Add(d)
-	m.log.WithFields(logrus.Fields{"code": m.code, "restart": m.restarts + 1, "delay": d.String(), "goroutines": runtime.NumGoroutine()}).
-		Warnf("main child %s: restarting (--restart %s)", status, m.cfg.Restart.Policy)
+	f := exitFields(ws, m.code)
+	// restarts counts the restart this line announces, as the next
+	// child's "started" line will.
+	f["restarts"], f["delay"] = m.restarts+1, d.String()
+	m.log.WithFields(f).Warnf("main child %s: restarting (--restart %s)", status, m.cfg.Restart.Policy)
 	// A clean generation: what the crashed child left in its group (a
 	// pre-fork server's workers holding its port) goes before the next
 	// child starts. An empty group costs one kill(2).
@@ -278,7 +286,10 @@ func (m *machine) mainExited(ws unix.WaitStatus, left bool) (done bool) {
 		return m.generationGone()
 	}
 	m.stopGroup = m.group
-	m.log.WithField("group", m.group).Infof("SIGTERM to the crashed child's group; restarting once it is empty, SIGKILL in %v", m.cfg.Grace)
+	if m.log.IsLevelEnabled(logrus.InfoLevel) {
+		m.log.WithFields(logrus.Fields{"signal": "SIGTERM", "group": m.group, "grace": m.cfg.Grace.String()}).
+			Info("stopping the crashed child's group; restarting once it is empty, SIGKILL after the grace period")
+	}
 	m.to(crashStopping, now.Add(m.cfg.Grace))
 	return false
 }
@@ -308,7 +319,7 @@ func (m *machine) mainStopped(sig unix.Signal) {
 		// it) and has stopped already, or was told not to.
 		return
 	}
-	m.log.Infof("main child stopped by %s", signals.Name(sig))
+	m.logSignal(logrus.InfoLevel, sig, "main child stopped from the terminal")
 	m.stopSelf()
 }
 
@@ -350,7 +361,11 @@ func (m *machine) finish(left bool) (done bool) {
 		return m.killLeftovers()
 	}
 	n := m.signalLeftovers(unix.SIGTERM, m.stopGroup)
-	leftoverLog(m.log, n).Infof("SIGTERM to leftover processes; SIGKILL in %v", deadline.Sub(now).Round(time.Millisecond))
+	if m.log.IsLevelEnabled(logrus.InfoLevel) {
+		grace := deadline.Sub(now).Round(time.Millisecond)
+		leftoverLog(m.log.WithFields(logrus.Fields{"signal": "SIGTERM", "grace": grace.String()}), n).
+			Info("stopping leftover processes; SIGKILL after the grace period")
+	}
 	m.to(finishing, deadline)
 	return false
 }
@@ -358,7 +373,7 @@ func (m *machine) finish(left bool) (done bool) {
 func (m *machine) killLeftovers() (done bool) {
 	n := m.signalLeftovers(unix.SIGKILL, 0)
 	if n != 0 {
-		leftoverLog(m.log, n).Warn("SIGKILL to leftover processes after the grace period")
+		leftoverLog(m.log.WithField("signal", "SIGKILL"), n).Warn("killing leftover processes: the grace period is over")
 	}
 	m.markKilled()
 	m.to(finishKilling, m.killBy)
@@ -376,12 +391,12 @@ func (m *machine) signalLeftovers(sig unix.Signal, skip int) int {
 	}
 	if !m.listFailed {
 		// Once: after SIGKILL this runs on every wake-up.
-		m.log.Warnf("send %s to leftover processes: %v", signals.Name(sig), err)
+		m.log.WithField("signal", signals.Name(sig)).Warnf("cannot signal leftover processes: %v", err)
 		m.listFailed = true
 	}
 	if m.group != 0 && m.group != skip {
 		if err := m.ops.Kill(-m.group, sig); err == nil && m.log.IsLevelEnabled(logrus.InfoLevel) {
-			m.log.WithField("group", m.group).Infof("%s to the main child's group instead", signals.Name(sig))
+			m.log.WithFields(logrus.Fields{"signal": signals.Name(sig), "group": m.group}).Info("signalled the main child's group instead")
 		}
 	}
 	return -1 // how many is not known
@@ -411,13 +426,15 @@ func (m *machine) onTimer() (done bool) {
 		// signal that came meanwhile, in order.
 		m.releaseHeld()
 	case stopping:
-		m.log.Warnf("grace period of %v after %s is over: SIGKILL to the main child's group", m.cfg.Grace, signals.Name(m.stopSig))
+		m.log.WithFields(logrus.Fields{"signal": "SIGKILL", "group": m.child.Pid, "grace": m.cfg.Grace.String()}).
+			Warnf("grace period after %s is over: killing the main child's group", signals.Name(m.stopSig))
 		m.killMain()
 		m.to(killing, m.killBy)
 	case killing, finishKilling:
 		return m.giveUp()
 	case crashStopping:
-		m.log.WithField("group", m.group).Warnf("the crashed child's group is still there %v after SIGTERM: SIGKILL", m.cfg.Grace)
+		m.log.WithFields(logrus.Fields{"signal": "SIGKILL", "group": m.group, "grace": m.cfg.Grace.String()}).
+			Warn("the crashed child's group outlived the grace period: killing it")
 		if err := m.ops.Kill(-m.group, unix.SIGKILL); err != nil && errors.Is(err, proc.ErrNoProcess) {
 			return m.generationGone()
 		}
@@ -473,13 +490,13 @@ func (m *machine) giveUp() (done bool) {
 // heartbeat's SIGALRM.
 func (m *machine) onSignal(sig unix.Signal) (done bool) {
 	if signals.Classify(sig) != signals.Forward {
-		m.log.Debugf("dropped %s: never forwarded", signals.Name(sig))
+		m.logSignal(logrus.DebugLevel, sig, "dropped: never forwarded")
 		return false
 	}
 	// A signal rewritten to 0 is gone before anything looks at it: it
 	// stops nothing and starts no timer.
 	if m.cfg.Rewrite.Apply(sig) == 0 {
-		m.log.Debugf("dropped %s: rewritten to 0", signals.Name(sig))
+		m.logSignal(logrus.DebugLevel, sig, "dropped: rewritten to 0")
 		return false
 	}
 	switch {
@@ -497,7 +514,7 @@ func (m *machine) onSignal(sig unix.Signal) (done bool) {
 			m.held = append(m.held, sig)
 		}
 		if m.cfg.StopSignals[sig] && sig != m.stopSig {
-			m.log.Infof("%s during --drain: forwarding what was held now", signals.Name(sig))
+			m.logSignal(logrus.InfoLevel, sig, "another stop signal during --drain: forwarding what was held now")
 			m.releaseHeld()
 		}
 		return false
@@ -514,7 +531,8 @@ func (m *machine) onSignal(sig unix.Signal) (done bool) {
 		if m.cfg.Drain > 0 {
 			// Readiness turns 503 now (publish sees the phase); the
 			// signal follows once load balancers have had time to notice.
-			m.log.Infof("%s: not ready, forwarding it in %v (--drain)", signals.Name(sig), m.cfg.Drain)
+			m.log.WithFields(logrus.Fields{"signal": signals.Name(sig), "delay": m.cfg.Drain.String()}).
+				Info("stop signal: not ready, forwarding it after --drain")
 			m.held = append(m.held[:0], sig)
 			m.to(drainWindow, now.Add(m.cfg.Drain))
 			return false
@@ -527,7 +545,7 @@ func (m *machine) onSignal(sig unix.Signal) (done bool) {
 		m.forward(sig)
 	case crashStopping, crashKilling, backingOff:
 		if !stop {
-			m.log.Debugf("%s while restarting: no child to forward it to", signals.Name(sig))
+			m.logSignal(logrus.DebugLevel, sig, "not forwarded: restarting, there is no child")
 			return false
 		}
 		now := m.clock.Now()
@@ -537,11 +555,11 @@ func (m *machine) onSignal(sig unix.Signal) (done bool) {
 		}
 		m.code = 128 + int(sig)
 		m.reason = fmt.Sprintf("%s while restarting the main child", signals.Name(sig))
-		m.log.Infof("%s while restarting: no new child; exiting", signals.Name(sig))
+		m.logSignal(logrus.InfoLevel, sig, "stop signal while restarting: no new child; exiting")
 		left, _, _ := m.sweep()
 		return m.finish(left)
 	case finishing, finishKilling:
-		m.log.Debugf("%s: the main child is gone, nothing to forward it to", signals.Name(sig))
+		m.logSignal(logrus.DebugLevel, sig, "not forwarded: the main child is gone")
 	}
 	return false
 }
@@ -630,13 +648,38 @@ func (m *machine) send(sig, to unix.Signal) {
 		m.sent[to] = true
 		m.forwarded[to]++
 		if m.log.IsLevelEnabled(logrus.DebugLevel) {
-			m.log.Debugf("forwarded %s as %s", signals.Name(sig), signals.Name(to))
+			if m.cfg.Group {
+				m.log.WithFields(forwardFields(sig, to, pid)).Debug("forwarded to the main child's group")
+			} else {
+				m.log.WithFields(forwardFields(sig, to, pid)).Debug("forwarded to the main child")
+			}
 		}
 	case errors.Is(err, proc.ErrNoProcess):
 		// The child exited and its SIGCHLD is on its way.
-		m.log.Debugf("forward %s: %v", signals.Name(sig), err)
+		if m.log.IsLevelEnabled(logrus.DebugLevel) {
+			m.log.WithFields(forwardFields(sig, to, pid)).Debugf("not forwarded: %v", err)
+		}
 	default:
-		m.log.Warnf("forward %s: %v", signals.Name(sig), err)
+		m.log.WithFields(forwardFields(sig, to, pid)).Warnf("forward: %v", err)
+	}
+}
+
+// forwardFields are the fields of a line about forwarding sig, sent as
+// to: "to" only when --rewrite changed it.
+func forwardFields(sig, to unix.Signal, pid int) logrus.Fields {
+	f := logrus.Fields{"signal": signals.Name(sig), "pid": pid}
+	if to != sig {
+		f["to"] = signals.Name(to)
+	}
+	return f
+}
+
+// logSignal logs msg at level with sig as the "signal" field. Guarded:
+// logrus builds the entry before it checks the level, and a signal storm
+// must not make garbage for lines nobody sees.
+func (m *machine) logSignal(level logrus.Level, sig unix.Signal, msg string) {
+	if m.log.IsLevelEnabled(level) {
+		m.log.WithField("signal", signals.Name(sig)).Log(level, msg)
 	}
 }
 
@@ -659,6 +702,7 @@ func (m *machine) publish() {
 		s.Phase = ph
 		s.ChildUp = m.child.Pid != 0
 		s.ChildPid = m.child.Pid
+		s.ChildStarted = m.started
 		s.Restarts = uint64(m.restarts)
 		s.LastExitCode = m.lastCode
 		s.ZombiesReaped = m.reaped
@@ -671,6 +715,16 @@ func (m *machine) publish() {
 
 func (m *machine) result() Result {
 	return Result{Code: m.cfg.ExitMap.Apply(m.code), Reason: m.reason, Restarts: m.restarts, Left: m.left}
+}
+
+// exitFields are the fields of a line about the main child's end: its
+// code, and the signal that killed it, if one did.
+func exitFields(ws unix.WaitStatus, code int) logrus.Fields {
+	f := logrus.Fields{"code": code}
+	if ws.Signaled() {
+		f["signal"] = signals.Name(ws.Signal())
+	}
+	return f
 }
 
 // describe says how a child ended: "exited 3", "was killed by SIGTERM".

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tinit/tinit/healthz"
 	"github.com/tinit/tinit/init/proc"
 )
 
@@ -569,4 +570,29 @@ func TestWithoutProcTheMainChildsGroupIsStillDrained(t *testing.T) {
 	h.ops.exit(100, -int(unix.SIGTERM))
 	h.m.onChild()
 	h.want(finishing, "kill -100 TERM; leftovers TERM skip=100")
+}
+
+func TestPublishedStartTimeFollowsEachNewChild(t *testing.T) {
+	h := newHarness(t, 1, restartOnFailure)
+	st := healthz.NewState()
+	h.m.cfg.Status = st
+	first := h.clock.now
+	h.m.publish()
+	if got := st.Snapshot(); !got.ChildStarted.Equal(first) || !got.ChildUp {
+		t.Fatalf("after the first start: published start %v, up %v; want %v, up", got.ChildStarted, got.ChildUp, first)
+	}
+
+	h.clock.now = first.Add(time.Minute)
+	h.ops.exit(100, 1)
+	h.m.onChild()
+	h.m.publish()
+	if got := st.Snapshot(); !got.ChildStarted.Equal(first) || got.ChildUp {
+		t.Fatalf("in %v: published start %v, up %v; want the crashed child's %v, down", h.m.phase, got.ChildStarted, got.ChildUp, first)
+	}
+
+	h.advance() // the backoff ends: the next child starts
+	h.m.publish()
+	if got := st.Snapshot(); !got.ChildStarted.Equal(h.clock.now) || !got.ChildUp || got.Restarts != 1 {
+		t.Fatalf("after the restart: published start %v, up %v, restarts %d; want %v, up, 1", got.ChildStarted, got.ChildUp, got.Restarts, h.clock.now)
+	}
 }

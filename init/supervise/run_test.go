@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -113,5 +114,27 @@ func TestRunForwardsAfterRewrite(t *testing.T) {
 	cfg := Config{Argv: argv, Group: true, Rewrite: map[unix.Signal]unix.Signal{unix.SIGTERM: unix.SIGQUIT}}
 	if got := runLoop(t, cfg, other).Code; got != 0 {
 		t.Fatalf("TERM rewritten to QUIT: exit %d, want 0", got)
+	}
+}
+
+// TestRestartsLeaveNoGoroutineBehind runs the real loop through hundreds
+// of restarts of a real child: a goroutine left per restart would show as
+// hundreds more after the long run than after the short one.
+func TestRestartsLeaveNoGoroutineBehind(t *testing.T) {
+	run := func(restarts int) int {
+		t.Helper()
+		cfg := Config{Argv: []string{"/bin/false"}, Group: true, Restart: Restart{
+			Policy: RestartAlways, Backoff: time.Millisecond, BackoffMax: time.Millisecond, MaxRestarts: restarts,
+		}}
+		if res := runLoop(t, cfg, signals.NewPending()); res.Code != 1 || res.Restarts != restarts {
+			t.Fatalf("exit %d after %d restarts, want 1 after %d", res.Code, res.Restarts, restarts)
+		}
+		return runtime.NumGoroutine()
+	}
+	// The first run starts what lives as long as the process (os/signal's
+	// loop); both runs end with the same set.
+	short := run(5)
+	if long := run(300); long > short {
+		t.Fatalf("%d goroutines after 300 restarts, %d after 5", long, short)
 	}
 }
