@@ -311,7 +311,7 @@ func ValidateChecks(cfg CheckConfig, source func(flag string) string) []error {
 		u, err := url.Parse(s)
 		switch {
 		case err == nil && u.Scheme == "https":
-			// TLS would double tinit's binary (crypto/tls is about 2.6 MB).
+			// crypto/tls would add most of a binary again (docs/performance.md).
 			errs = append(errs, fmt.Errorf("%s %q: https is not supported (tinit has no TLS): use an http:// URL or --check-tcp HOST:PORT", source("--check-http"), s))
 		case err != nil || u.Scheme != "http" || u.Host == "":
 			errs = append(errs, fmt.Errorf("%s %q: want an http:// URL", source("--check-http"), s))
