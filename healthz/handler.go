@@ -3,6 +3,7 @@ package healthz
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -80,15 +81,39 @@ func answer(why string) response {
 }
 
 func (h *Handler) liveness() response {
-	return answer(h.notAlive(h.st.Snapshot(), h.clock.Now()))
+	s := h.st.Snapshot()
+	return withStatus(answer(h.notAlive(s, h.clock.Now())), s)
 }
 
 func (h *Handler) readiness() response {
-	return answer(h.notReady(h.st.Snapshot()))
+	s := h.st.Snapshot()
+	return withStatus(answer(h.notReady(s)), s)
+}
+
+// withStatus adds the app's own STATUS= line, when it sent one, so that a
+// probe's failure message in kubectl describe says what the app said.
+func withStatus(r response, s Status) response {
+	if s.AppStatus != "" {
+		r.body = append(r.body, "status: "+oneLine(s.AppStatus)+"\n"...)
+	}
+	return r
+}
+
+// oneLine keeps a STATUS= value on one line of the body.
+func oneLine(v string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, v)
 }
 
 // notAlive says why tinit should be restarted, or "" when it should not.
 func (h *Handler) notAlive(s Status, now time.Time) string {
+	if s.Hung != "" && s.ChildUp {
+		return s.Hung
+	}
 	if s.Heartbeat > 0 {
 		limit := staleTicks * s.Heartbeat
 		if s.LastTick.IsZero() {
@@ -119,6 +144,8 @@ func (h *Handler) notReady(s Status) string {
 		return "stopping (" + s.Phase + ")"
 	case !s.ChildUp:
 		return "main child not running (" + s.Phase + ")"
+	case s.Notify && !s.ChildReady:
+		return "main child not ready: " + s.NotReadyWhy
 	}
 	if h.checks != nil {
 		if res := h.checks.Result(); res.Configured && !res.OK {

@@ -19,7 +19,47 @@ type Status struct {
 	LastTick      time.Time     // last heartbeat tick, monotonic (time.Now())
 	Heartbeat     time.Duration // 0: heartbeat off
 	Stopping      bool          // a stop signal came, or the main child is gone for good: not ready
+
+	// With --notify, the main child's own word (sd_notify).
+	Notify       bool                // readiness waits for the current child's READY=1
+	ChildReady   bool                // the current child sent READY=1, and no RELOADING=1 or STOPPING=1 since
+	NotReadyWhy  string              // why the child is not ready, when Notify and !ChildReady
+	AppStatus    string              // the current child's last STATUS=, "" for none
+	Hung         string              // the watchdog fired for the current child: why; liveness fails until it exits
+	NotifyCounts [NotifyKinds]uint64 // messages' keys by kind (NotifyReady...)
+	Rejected     [RejectKinds]uint64 // datagrams dropped, by reason (RejectAccess...)
+	WatchdogPing time.Time           // the current child's last WATCHDOG=1; zero: none
 }
+
+// The kinds of notify keys counted, indexes of Status.NotifyCounts, and
+// the type label of tinit_notify_messages_total.
+const (
+	NotifyReady = iota
+	NotifyReloading
+	NotifyStopping
+	NotifyStatus
+	NotifyMainPID
+	NotifyWatchdog
+	NotifyUnknown
+	NotifyKinds
+)
+
+var notifyKindNames = [NotifyKinds]string{"READY", "RELOADING", "STOPPING", "STATUS", "MAINPID", "WATCHDOG", "unknown"}
+
+// The reasons a notify datagram is dropped, indexes of Status.Rejected,
+// and the reason label of tinit_notify_rejected_total.
+const (
+	// RejectAccess: the sender is not one --notify-access allows, or has
+	// exited by the time the datagram was read.
+	RejectAccess = iota
+	// RejectMalformed: not KEY=VALUE lines.
+	RejectMalformed
+	// RejectOversized: over 4096 bytes.
+	RejectOversized
+	RejectKinds
+)
+
+var rejectNames = [RejectKinds]string{"access", "malformed", "oversized"}
 
 // State guards the one Status the loop writes and the handlers read.
 type State struct {

@@ -90,3 +90,25 @@ func TestStartRunsARelativeProgramInDir(t *testing.T) {
 	var ws unix.WaitStatus
 	unix.Wait4(c.Pid, &ws, 0, nil)
 }
+
+func TestInTree(t *testing.T) {
+	self, parent := os.Getpid(), os.Getppid()
+	tests := []struct {
+		name      string
+		pid, root int
+		want      bool
+	}{
+		{"itself", self, self, true},
+		{"a child of its parent", self, parent, true},
+		{"not below itself", parent, self, false},
+		{"a pid that does not exist", 1 << 22, self, false},
+		{"pid 0 (a sender in another namespace)", 0, self, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := InTree(tt.pid, tt.root); got != tt.want {
+				t.Errorf("InTree(%d, %d) = %v, want %v", tt.pid, tt.root, got, tt.want)
+			}
+		})
+	}
+}

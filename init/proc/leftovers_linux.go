@@ -136,3 +136,26 @@ func readStat(pid int) (process, bool) {
 	sid, err3 := strconv.Atoi(f[3])
 	return process{pid: pid, ppid: ppid, pgrp: pgrp, sid: sid}, err1 == nil && err2 == nil && err3 == nil
 }
+
+// maxDepth bounds InTree's walk up the parents: a process tree deeper
+// than this is not one tinit supervises, and a loop in a racing /proc
+// read must not spin.
+const maxDepth = 4096
+
+// InTree reports whether pid is root or one of its descendants, by walking
+// up the parents in /proc. A process that has exited (or whose /proc
+// cannot be read) is in no tree; neither is a zombie, whose parent may
+// not have reaped it yet but which sends nothing.
+func InTree(pid, root int) bool {
+	for i := 0; i < maxDepth && pid > 1; i++ {
+		if pid == root {
+			return true
+		}
+		p, ok := readStat(pid)
+		if !ok {
+			return false
+		}
+		pid = p.ppid
+	}
+	return pid == root
+}

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tinit/tinit/healthz"
+	"github.com/tinit/tinit/notify"
 	"github.com/tinit/tinit/signals"
 )
 
@@ -48,9 +49,27 @@ type Config struct {
 	// Heartbeat arms setitimer(ITIMER_REAL) at this period; 0 turns it off
 	// and SIGALRM is forwarded like any other signal.
 	Heartbeat time.Duration
+	// Notify takes the main child's readiness and watchdog from the
+	// notify socket (sd_notify); its messages come on Signals.Notify.
+	Notify Notify
 	// Status receives what the health endpoint shows; nil for none.
 	Status *healthz.State
 	Log    *logrus.Logger
+}
+
+// Notify is what --notify and its options asked for.
+type Notify struct {
+	// On: readiness waits for the current child's READY=1.
+	On bool
+	// MainOnly accepts messages from the main child (or its MAINPID)
+	// alone; otherwise from the main child's whole tree.
+	MainOnly bool
+	// Timeout: a child that has not sent READY=1 this long after its
+	// start has failed to start. 0: wait for ever.
+	Timeout time.Duration
+	// Watchdog: a ready child silent this long (no WATCHDOG=1) is hung.
+	// 0: off.
+	Watchdog time.Duration
 }
 
 // Signals are what signals.Register set up.
@@ -61,6 +80,8 @@ type Signals struct {
 	// Heartbeat routes SIGALRM to Alarm (true) or Other (false); nil when
 	// the caller routes nothing.
 	Heartbeat func(on bool)
+	// Notify carries the notify socket's messages; nil without --notify.
+	Notify <-chan notify.Message
 }
 
 // Result is how tinit ends.

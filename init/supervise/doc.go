@@ -2,7 +2,8 @@
 // everything about it until tinit exits.
 //
 // The loop (Run) is a select over SIGCHLD, the heartbeat's SIGALRM, the
-// other signals (in the order they came) and one timer; each event goes to
+// other signals (in the order they came), the notify socket's messages
+// (--notify) and one timer; each event goes to
 // a state machine (machine) whose phase says what the event means. The
 // machine reaches processes only through Ops (package proc and package
 // reaper in production, fakes in tests) and reads time from a Clock, so
@@ -51,13 +52,17 @@
 //
 // Phases and their one deadline:
 //
-//	running        the main child is alive                  none
+//	running        the main child is alive                  none; with --notify: --notify-timeout
+//	                                                        until READY=1, then the watchdog
 //	drain-window   a stop signal came with --drain: held    end of --drain
 //	stopping       the stop signal was forwarded             stop + drain + grace: SIGKILL
 //	killing        the main child's group had SIGKILL        KillWait: give up
 //	crashStopping  crashed, restart due: its group had TERM  Grace: SIGKILL the group
 //	crashKilling   the crashed group had SIGKILL             KillWait: start anyway
 //	backingOff     the crashed generation is gone            end of backoff: start
+//	failing        not ready in time, or hung: had TERM      Grace: SIGKILL the group
+//	               (group) or ABRT (child)
+//	failKilling    the failed child's group had SIGKILL      none: its exit is on its way
 //	finishing      the main child is gone for good           the SIGKILL deadline
 //	finishKilling  leftovers had SIGKILL                     KillWait: give up
 //
@@ -67,7 +72,7 @@
 // judged before --rewrite), "other" any other forwarded signal:
 //
 //	phase          exit                    stop                    other       deadline                tick
-//	running        restart: crashStopping  stopping, forward it    forward     -                       sweep
+//	running        restart: crashStopping  stopping, forward it    forward     failing (TERM or ABRT)  sweep
 //	               (group empty: backingOff)
 //	               else finishing
 //	drain-window   finishing               hold; a new one: send   hold        send held, stopping     sweep
@@ -81,6 +86,20 @@
 //	backingOff     -                       finishing, 128+N        drop        start: running          sweep
 //	finishing      none left: done         drop                    drop        SIGKILL, finishKilling  sweep
 //	finishKilling  none left: done         drop                    drop        give up                 SIGKILL again
+//	failing        as running's exit, a    forward, stopping       forward     SIGKILL group,          sweep
+//	               failure whatever its                                        failKilling
+//	               status
+//	failKilling    as failing's            forward; exit ends      forward     -                       sweep
+//	                                       tinit
+//
+// A notify message (--notify) changes no phase, except WATCHDOG=trigger
+// in running (failing at once); it moves running's deadline: READY=1 ends
+// --notify-timeout and arms the watchdog, WATCHDOG=1 re-arms it. Messages
+// count only from the main child's tree (--notify-access tree) or the main
+// child and its MAINPID (main); a restarted child starts unready. A child
+// that failed this way is a failure for --restart whatever its exit
+// status, though tinit sent the signal: on-failure restarts it, never
+// exits with its code (134 after SIGABRT).
 //
 // Entering finishing sends SIGTERM to the leftovers except the group that
 // had the stop signal, with the stop's deadline (or Grace from now); none

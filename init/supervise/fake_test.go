@@ -44,6 +44,8 @@ type fakeOps struct {
 	killErr map[int]error
 	// later feeds Reap from another goroutine (Run's tests).
 	later chan reaper.Exit
+	// parent maps a pid below the main child to its parent, for InTree.
+	parent map[int]int
 }
 
 func newFakeOps() *fakeOps {
@@ -128,6 +130,16 @@ func (f *fakeOps) SignalLeftovers(sig unix.Signal, skip int) (int, error) {
 func (f *fakeOps) Leftovers() []int { return []int{999} }
 
 func (f *fakeOps) CanStop() bool { return !f.orphaned }
+
+func (f *fakeOps) InTree(pid, root int) bool {
+	for i := 0; i < 100 && pid > 0; i++ {
+		if pid == root {
+			return true
+		}
+		pid = f.parent[pid]
+	}
+	return false
+}
 
 func (f *fakeOps) Foreground(pgid int) (bool, error) {
 	if !f.fgOwned {
@@ -224,4 +236,5 @@ func (h *harness) want(p phase, calls string) {
 
 func restartOnFailure(c *Config) { c.Restart.Policy = RestartOnFailure }
 func withDrain(c *Config)        { c.Drain = testDrain }
+func notifyTimeout(c *Config)    { c.Notify = Notify{On: true, Timeout: time.Second} }
 func singleChild(c *Config)      { c.Group = false }

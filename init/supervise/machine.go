@@ -40,6 +40,13 @@ const (
 	// backingOff: the crashed generation is gone; the deadline starts the
 	// next child.
 	backingOff
+	// failing: the main child failed in a way only tinit sees (not ready
+	// by --notify-timeout, or its watchdog ran out) and got SIGTERM or
+	// SIGABRT; the deadline sends SIGKILL. Its exit is a failure.
+	failing
+	// failKilling: the failed child's group had SIGKILL; its exit is on
+	// its way.
+	failKilling
 	// finishing: the main child is gone for good. Leftovers got SIGTERM;
 	// the deadline sends SIGKILL; tinit is done once no child is left.
 	finishing
@@ -53,6 +60,7 @@ const (
 var phaseNames = [...]string{
 	running: "running", drainWindow: "drain-window", stopping: "stopping", killing: "killing",
 	crashStopping: "restarting", crashKilling: "restarting", backingOff: "backoff",
+	failing: "failing", failKilling: "failing",
 	finishing: "finishing", finishKilling: "finishing", ended: "done",
 }
 
@@ -113,6 +121,11 @@ type machine struct {
 	buf    []reaper.Exit // one batch of a sweep, reused: a storm allocates nothing
 	sigs   []unix.Signal // reused for each batch of pending signals
 
+	// word is what the current child said on the notify socket; notes
+	// are the counts across children.
+	word  childWord
+	notes notifyState
+
 	// What the health endpoint shows.
 	lastCode  int
 	lastTick  time.Time
@@ -155,7 +168,8 @@ func (m *machine) start() (done bool) {
 	}
 	m.child, m.group, m.started = c, c.Pid, m.clock.Now()
 	m.sent = [signals.RTMax + 1]bool{}
-	m.to(running, time.Time{})
+	m.word = childWord{}
+	m.to(running, m.runDeadline())
 	if c.TTYErr != nil {
 		m.log.Warnf("the child's group could not take the terminal: %v", c.TTYErr)
 	}
@@ -255,8 +269,11 @@ func (m *machine) mainExited(ws unix.WaitStatus, left bool) (done bool) {
 		m.reason = fmt.Sprintf("main child %s after %s", status, signals.Name(m.stopSig))
 		m.held = nil // nobody to hear them now
 		return m.finish(left)
-	case !m.cfg.Restart.wantsRestart(ws, func(s unix.Signal) bool { return m.sent[s] }):
+	case !m.wantsRestart(ws):
 		m.reason = "main child " + status
+		if m.word.failure != "" {
+			m.reason += " (" + m.word.failure + ")"
+		}
 		return m.finish(left)
 	case m.bo.limitReached(now):
 		m.reason = fmt.Sprintf("main child %s; --max-restarts %d reached", status, m.cfg.Restart.MaxRestarts)
@@ -292,6 +309,16 @@ func (m *machine) mainExited(ws unix.WaitStatus, left bool) (done bool) {
 	}
 	m.to(crashStopping, now.Add(m.cfg.Grace))
 	return false
+}
+
+// wantsRestart applies the restart policy to the main child's exit. A
+// child tinit ended for failing (not ready in time, hung) failed, whatever
+// its status and although tinit sent the signal.
+func (m *machine) wantsRestart(ws unix.WaitStatus) bool {
+	if m.word.failure != "" {
+		return m.cfg.Restart.Policy != RestartNever
+	}
+	return m.cfg.Restart.wantsRestart(ws, func(s unix.Signal) bool { return m.sent[s] })
 }
 
 // generationGone starts the next child, or waits for the backoff.
@@ -421,6 +448,12 @@ func leftoverLog(log logrus.FieldLogger, n int) logrus.FieldLogger {
 // onTimer is the phase's deadline.
 func (m *machine) onTimer() (done bool) {
 	switch m.phase {
+	case running:
+		if m.cfg.Notify.On {
+			m.onRunDeadline()
+		}
+	case failing:
+		m.killFailed()
 	case drainWindow:
 		// --drain is over: now the child hears about it, and about every
 		// signal that came meanwhile, in order.
@@ -539,6 +572,20 @@ func (m *machine) onSignal(sig unix.Signal) (done bool) {
 		}
 		m.to(stopping, m.killAt)
 		m.forward(sig)
+	case failing, failKilling:
+		m.forward(sig)
+		if stop && m.stopSig == 0 {
+			// A stop now ends tinit when the child exits, instead of a
+			// restart; the SIGKILL comes when it was due or at the grace.
+			now := m.clock.Now()
+			m.stopSig, m.stopAt, m.killAt = sig, now, now.Add(m.cfg.Grace)
+			if m.phase == failing && m.deadline.Before(m.killAt) {
+				m.killAt = m.deadline
+			}
+			if m.phase == failing {
+				m.to(stopping, m.killAt)
+			}
+		}
 	case stopping, killing:
 		// Forwarded like any other: the child may give a second stop
 		// signal a meaning of its own. Only the deadline kills.
@@ -710,6 +757,17 @@ func (m *machine) publish() {
 		s.LastTick = m.lastTick
 		s.Heartbeat = m.cfg.Heartbeat
 		s.Stopping = m.stopSig != 0 || m.phase >= finishing
+		s.Notify = m.cfg.Notify.On
+		s.ChildReady = m.word.ready && !m.word.stopping
+		s.NotReadyWhy = m.word.notReadyWhy()
+		s.AppStatus = m.word.status
+		s.Hung = ""
+		if m.word.hung && m.child.Pid != 0 {
+			s.Hung = "main child hung: " + m.word.failure
+		}
+		s.NotifyCounts = m.notes.counts
+		s.Rejected = m.notes.rejected
+		s.WatchdogPing = m.word.ping
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tinit/tinit/healthz"
 	"github.com/tinit/tinit/init/proc"
+	"github.com/tinit/tinit/notify"
 )
 
 // The phase setups bring a fresh harness (child pid 100, group 100) into
@@ -34,6 +35,8 @@ var phaseSetups = []struct {
 		h.advance()
 	}},
 	{backingOff, []func(*Config){restartOnFailure}, func(h *harness) { h.ops.exit(100, 1); h.m.onChild() }},
+	{failing, []func(*Config){notifyTimeout}, func(h *harness) { h.advance() }},
+	{failKilling, []func(*Config){notifyTimeout}, func(h *harness) { h.advance(); h.advance() }},
 	{finishing, nil, func(h *harness) { h.ops.others = true; h.ops.exit(100, 0); h.m.onChild() }},
 	{finishKilling, nil, func(h *harness) { h.ops.others = true; h.ops.exit(100, 0); h.m.onChild(); h.advance() }},
 }
@@ -64,6 +67,8 @@ var events = map[string]func(h *harness) bool{
 		return h.advance()
 	},
 	"tick": func(h *harness) bool { return h.m.onTick() },
+	// READY=1 from the main child.
+	"notify": func(h *harness) bool { h.m.onNotify(notify.Message{Pid: 100, Ready: true}); return false },
 }
 
 // TestTransitions drives every (phase, event) pair of the package doc's
@@ -81,54 +86,77 @@ func TestTransitions(t *testing.T) {
 		{running, "other", running, "kill -100 HUP", 0},
 		{running, "timer", running, "", 0},
 		{running, "tick", running, "", 0},
+		{running, "notify", running, "", 0},
 
 		{drainWindow, "exit", ended, "", 0},
 		{drainWindow, "stop", stopping, "kill -100 TERM; kill -100 QUIT", 0},
 		{drainWindow, "other", drainWindow, "", 0},
 		{drainWindow, "timer", stopping, "kill -100 TERM", 0},
 		{drainWindow, "tick", drainWindow, "", 0},
+		{drainWindow, "notify", drainWindow, "", 0},
 
 		{stopping, "exit", ended, "", 0},
 		{stopping, "stop", stopping, "kill -100 QUIT", 0},
 		{stopping, "other", stopping, "kill -100 HUP", 0},
 		{stopping, "timer", killing, "kill -100 KILL; kill 100 KILL", 0},
 		{stopping, "tick", stopping, "", 0},
+		{stopping, "notify", stopping, "", 0},
 
 		{killing, "exit", ended, "", 0},
 		{killing, "stop", killing, "kill -100 QUIT", 0},
 		{killing, "other", killing, "kill -100 HUP", 0},
 		{killing, "timer", ended, "", 137},
 		{killing, "tick", killing, "", 0},
+		{killing, "notify", killing, "", 0},
 
 		{crashStopping, "exit", backingOff, "", 0},
 		{crashStopping, "stop", finishing, "leftovers TERM skip=100", 131},
 		{crashStopping, "other", crashStopping, "", 0},
 		{crashStopping, "timer", crashKilling, "kill -100 KILL", 0},
 		{crashStopping, "tick", crashStopping, "", 0},
+		{crashStopping, "notify", crashStopping, "", 0},
 
 		{crashKilling, "exit", running, "start prev=100 dir=/srv", 0},
 		{crashKilling, "stop", finishing, "leftovers TERM skip=100", 131},
 		{crashKilling, "other", crashKilling, "", 0},
 		{crashKilling, "timer", running, "start prev=100 dir=/srv", 0},
 		{crashKilling, "tick", crashKilling, "", 0},
+		{crashKilling, "notify", crashKilling, "", 0},
 
 		{backingOff, "exit", backingOff, "", 0},
 		{backingOff, "stop", ended, "", 131},
 		{backingOff, "other", backingOff, "", 0},
 		{backingOff, "timer", running, "start prev=100 dir=/srv", 0},
 		{backingOff, "tick", backingOff, "", 0},
+		{backingOff, "notify", backingOff, "", 0},
 
 		{finishing, "exit", ended, "", 0},
 		{finishing, "stop", finishing, "", 0},
 		{finishing, "other", finishing, "", 0},
 		{finishing, "timer", finishKilling, "leftovers KILL skip=0", 0},
 		{finishing, "tick", finishing, "", 0},
+		{finishing, "notify", finishing, "", 0},
 
 		{finishKilling, "exit", ended, "", 0},
 		{finishKilling, "stop", finishKilling, "", 0},
 		{finishKilling, "other", finishKilling, "", 0},
 		{finishKilling, "timer", ended, "", 0},
 		{finishKilling, "tick", finishKilling, "leftovers KILL skip=0", 0},
+		{finishKilling, "notify", finishKilling, "", 0},
+
+		{failing, "exit", ended, "", 0},
+		{failing, "stop", stopping, "kill -100 QUIT", 0},
+		{failing, "other", failing, "kill -100 HUP", 0},
+		{failing, "timer", failKilling, "kill -100 KILL; kill 100 KILL", 0},
+		{failing, "tick", failing, "", 0},
+		{failing, "notify", failing, "", 0},
+
+		{failKilling, "exit", ended, "", 0},
+		{failKilling, "stop", failKilling, "kill -100 QUIT", 0},
+		{failKilling, "other", failKilling, "kill -100 HUP", 0},
+		{failKilling, "timer", failKilling, "", 0},
+		{failKilling, "tick", failKilling, "", 0},
+		{failKilling, "notify", failKilling, "", 0},
 	}
 	seen := map[phase]map[string]bool{}
 	for _, tt := range tests {

@@ -33,6 +33,8 @@ type Ops interface {
 	// CanStop reports whether a stopped tinit could be continued: its
 	// process group is not orphaned.
 	CanStop() bool
+	// InTree reports whether pid is root or below it.
+	InTree(pid, root int) bool
 }
 
 // Clock is the loop's time source.
@@ -60,3 +62,4 @@ func (o osOps) Leftovers() []int {
 }
 func (osOps) Foreground(pgid int) (bool, error) { return proc.Foreground(pgid) }
 func (osOps) CanStop() bool                     { return !proc.Orphaned() }
+func (osOps) InTree(pid, root int) bool         { return proc.InTree(pid, root) }

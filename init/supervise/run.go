@@ -72,6 +72,8 @@ func run(cfg Config, sigs Signals, ops Ops, clock Clock, self int, tick ticker) 
 					break
 				}
 			}
+		case msg := <-sigs.Notify:
+			m.onNotify(msg)
 		case <-timer.C:
 			armed = time.Time{}
 			// Timers and the clock may disagree by a hair: a deadline not
