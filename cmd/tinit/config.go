@@ -34,6 +34,9 @@ type settings struct {
 	health     input // the address and where it came from; src "" when off
 	checks     healthz.CheckConfig
 	installDir string
+	// notifySocket is --notify-socket's path; src "" for the abstract
+	// socket.
+	notifySocket input
 }
 
 // origin is where an input came from.
@@ -115,6 +118,16 @@ type conf struct {
 	heartbeatWhy string
 	// checkSrc maps "--check-http" to where its values came from.
 	checkSrc map[string]string
+	// notifyUses names the --notify-* options given, which need --notify.
+	notifyUses []string
+}
+
+// notifyUse notes a --notify-* option given, for the check that --notify
+// is on.
+func (c *conf) notifyUse(in input) {
+	if in.from != fromDefault {
+		c.notifyUses = append(c.notifyUses, in.src)
+	}
 }
 
 func (c *conf) bad(src, format string, a ...any) {
@@ -282,6 +295,13 @@ func (c *conf) spanningChecks() {
 		}
 		sort.Strings(srcs)
 		c.errs = append(c.errs, fmt.Errorf("%s: app checks need --health-addr (TINIT_HEALTH_ADDR) to report to", strings.Join(srcs, ", ")))
+	}
+	if s.notifySocket.src != "" {
+		c.notifyUse(s.notifySocket)
+	}
+	if !s.Notify.On && len(c.notifyUses) > 0 {
+		// Nothing would listen: the setting would silently do nothing.
+		c.errs = append(c.errs, fmt.Errorf("%s: needs --notify (TINIT_NOTIFY) to be on", strings.Join(c.notifyUses, ", ")))
 	}
 	if s.Restart.BackoffMax < s.Restart.Backoff {
 		c.errs = append(c.errs, fmt.Errorf("--backoff-max (TINIT_BACKOFF_MAX) %v is shorter than --backoff (TINIT_BACKOFF) %v", s.Restart.BackoffMax, s.Restart.Backoff))

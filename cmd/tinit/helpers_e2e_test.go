@@ -70,6 +70,15 @@ func runHelper() {
 		helperFamily(args[0], args[1], n)
 	case "catcher":
 		helperCatcher(args[0])
+	case "notify":
+		helperNotify(args)
+	case "notify-orphan":
+		// The middle of a double fork: start the sender and exit, so that
+		// it is re-parented to tinit, out of the main child's tree.
+		c := exec.Command("/proc/self/exe", args...)
+		c.Env = append(os.Environ(), helperEnv+"=notify")
+		c.Start()
+		os.Exit(0)
 	case "pdeath":
 		// args: TINIT FILE. A middle process starts "TINIT -p TERM" over a
 		// catcher and exits at once; the catcher's file then says whether

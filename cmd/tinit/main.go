@@ -31,6 +31,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,7 @@ import (
 
 	"github.com/tinit/tinit/healthz"
 	"github.com/tinit/tinit/init/supervise"
+	"github.com/tinit/tinit/notify"
 	"github.com/tinit/tinit/reaper"
 	"github.com/tinit/tinit/signals"
 )
@@ -127,6 +129,9 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 	if st != nil && st.health.src != "" {
 		need++ // the listener
 	}
+	if st != nil && st.Notify.On {
+		need++ // the notify socket
+	}
 	err := checkFDs(need)
 	if err == nil && st != nil && st.health.src != "" {
 		err = healthz.CheckFDLimit(st.checks.Count())
@@ -189,6 +194,28 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 		healthz.Serve(ln, healthz.NewHandler(status, checks, wallClock{}).WithBuild(healthz.BuildInfo{Version: b.Version, Commit: b.Commit, GoVersion: b.Go}))
 		log.WithField("addr", ln.Addr().String()).Info("health endpoint listening")
 	}
+	env := os.Environ()
+	var notes chan notify.Message
+	if st.Notify.On {
+		path, src := "", "--notify (TINIT_NOTIFY)"
+		if st.notifySocket.src != "" {
+			path, src = st.notifySocket.vals[0], st.notifySocket.src
+		}
+		sock, err := notify.Listen(path)
+		if err != nil {
+			// Before the child starts: it would wait for a socket that
+			// is not there, and readiness would never come.
+			errorLines(stderr, asJSON, fmt.Errorf("%s: %w", src, err))
+			return codeUsage
+		}
+		defer sock.Close()
+		// Room for a burst: the reader waits when it is full, and the
+		// kernel's buffer holds the rest.
+		notes = make(chan notify.Message, 64)
+		go sock.Run(notes)
+		env = notifyEnv(env, sock.Addr(), st.Notify.Watchdog)
+		log.WithField("socket", sock.Addr()).Info("notify socket open")
+	}
 	for _, sig := range sigs.KeptIgnored {
 		log.WithField("signal", signals.Name(sig)).Debug("ignored when tinit started: it stays ignored for the child and is not forwarded")
 	}
@@ -215,11 +242,11 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 	}
 	dir := leaveWorkingDir(log)
 	cfg := st.Config
-	cfg.Env = os.Environ()
+	cfg.Env = env
 	cfg.Dir = dir
 	cfg.Status = status
 	cfg.Log = log
-	res := supervise.Run(cfg, supervise.Signals{Child: sigs.Child, Alarm: sigs.Alarm, Other: sigs.Other, Heartbeat: sigs.Heartbeat})
+	res := supervise.Run(cfg, supervise.Signals{Child: sigs.Child, Alarm: sigs.Alarm, Other: sigs.Other, Heartbeat: sigs.Heartbeat, Notify: notes})
 	// Guarded: logrus builds the entry before it checks the level.
 	if log.IsLevelEnabled(logrus.InfoLevel) {
 		log.WithFields(logrus.Fields{"code": res.Code, "restarts": res.Restarts}).Infof("exiting: %s", res.Reason)
@@ -230,6 +257,28 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 		}
 	}
 	return res.Code
+}
+
+// notifyEnv is the child's environment with --notify: NOTIFY_SOCKET is
+// tinit's socket, and WATCHDOG_USEC the watchdog's period when there is
+// one. What tinit inherited of these (it may run under systemd itself) is
+// not passed on: it was meant for tinit. WATCHDOG_PID is never set: the
+// child's pid is not known before the fork, and without it libsystemd and
+// go-systemd take the watchdog as the calling process's.
+func notifyEnv(env []string, addr string, watchdog time.Duration) []string {
+	out := make([]string, 0, len(env)+2)
+	for _, kv := range env {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID":
+			continue
+		}
+		out = append(out, kv)
+	}
+	out = append(out, "NOTIFY_SOCKET="+addr)
+	if watchdog > 0 {
+		out = append(out, "WATCHDOG_USEC="+strconv.FormatInt(watchdog.Microseconds(), 10))
+	}
+	return out
 }
 
 // leaveWorkingDir moves tinit to "/", so that it does not pin the mount

@@ -260,6 +260,46 @@ var options = []option{
 		help: "on a stop signal, readiness off this long before forwarding it",
 		more: "`/readyz` turns 503 at once; the SIGKILL deadline is drain + grace",
 		set:  durationInto(func(s *settings) *time.Duration { return &s.Drain }, span{zero: "none", example: "5s"})},
+	{long: "notify", env: "TINIT_NOTIFY", kind: boolean, def: "false",
+		help: "readiness from the app: open a notify socket (sd_notify) for the child and wait for its READY=1",
+		more: "See [Readiness from the app](#readiness-from-the-app)",
+		set:  func(c *conf, in input) { c.s.Notify.On = c.boolean(in) }},
+	{long: "notify-socket", env: "TINIT_NOTIFY_SOCKET", kind: value, value: "PATH", defNote: "abstract, `@tinit-notify-` and a random name",
+		help: "with --notify: the socket is a file at PATH (mode 0666) instead",
+		more: "for a child that cannot reach the abstract namespace",
+		set: func(c *conf, in input) {
+			p := strings.TrimSpace(in.vals[0])
+			if !filepath.IsAbs(p) {
+				c.bad(in.src, "%q: want an absolute path, such as /run/tinit/notify", in.vals[0])
+			}
+			c.s.notifySocket = input{src: in.src, vals: []string{p}, from: in.from}
+		}},
+	{long: "notify-access", env: "TINIT_NOTIFY_ACCESS", kind: value, value: "WHO", def: "tree",
+		help: "with --notify: who may speak for the child: tree (the main child and its descendants) or main (the main child, or its MAINPID)",
+		set: func(c *conf, in input) {
+			switch strings.TrimSpace(in.vals[0]) {
+			case "tree":
+				c.s.Notify.MainOnly = false
+			case "main":
+				c.s.Notify.MainOnly = true
+			default:
+				c.bad(in.src, "%q: want tree or main", in.vals[0])
+			}
+			c.notifyUse(in)
+		}},
+	{long: "notify-timeout", env: "TINIT_NOTIFY_TIMEOUT", kind: value, value: "DURATION", def: "0", defNote: "wait for ever",
+		help: "with --notify: a child not ready this long after its start has failed: SIGTERM, and --restart decides",
+		set: func(c *conf, in input) {
+			c.duration(in, &c.s.Notify.Timeout, span{zero: "wait for ever", example: "1m"})
+			c.notifyUse(in)
+		}},
+	{long: "notify-watchdog", env: "TINIT_NOTIFY_WATCHDOG", kind: value, value: "DURATION", def: "0", defNote: "off",
+		help: "with --notify: a ready child silent this long (no WATCHDOG=1) is hung: SIGABRT, and --restart decides",
+		more: "The child gets `WATCHDOG_USEC`. `0`, or `10ms` to `24h`",
+		set: func(c *conf, in input) {
+			c.duration(in, &c.s.Notify.Watchdog, span{min: minHeartbeat, zero: "off", example: "30s"})
+			c.notifyUse(in)
+		}},
 	{long: "verbose", short: 'v', kind: count,
 		help: "log more: -v info, -vv debug, -vvv trace",
 		set: func(c *conf, in input) {

@@ -80,6 +80,20 @@ func TestRedisRestartsAndStops(t *testing.T) {
 
 func TestPostgreSQLRestartsAndStops(t *testing.T) {
 	requireNamespace(t)
+	pg := newPostgres(t)
+	r := startTinit(t, nil, append([]string{"--restart", "on-failure", "--"}, pg.argv...)...)
+	restartAndStop(t, r, pg.ready)
+}
+
+// postgres is a fresh PostgreSQL cluster, run as its own user.
+type postgres struct {
+	argv  []string    // the server's command line
+	ready func() bool // pg_isready
+}
+
+// newPostgres makes a cluster in a directory of its own, on a free port.
+func newPostgres(t *testing.T) postgres {
+	t.Helper()
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
 	if len(bins) == 0 {
 		unavailable(t, "PostgreSQL is needed (apt-get install postgresql)")
@@ -107,12 +121,12 @@ func TestPostgreSQLRestartsAndStops(t *testing.T) {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	port := freePort(t)
-	r := startTinit(t, nil, "--restart", "on-failure", "--",
-		"setpriv", "--reuid", pg.Uid, "--regid", pg.Gid, "--init-groups",
-		filepath.Join(bin, "postgres"), "-D", data, "-k", dir, "-p", strconv.Itoa(port), "-c", "listen_addresses=")
-	ready := func() bool {
-		return exec.Command(filepath.Join(bin, "pg_isready"), "-q", "-h", dir, "-p", strconv.Itoa(port)).Run() == nil
+	port := strconv.Itoa(freePort(t))
+	return postgres{
+		argv: []string{"setpriv", "--reuid", pg.Uid, "--regid", pg.Gid, "--init-groups",
+			filepath.Join(bin, "postgres"), "-D", data, "-k", dir, "-p", port, "-c", "listen_addresses="},
+		ready: func() bool {
+			return exec.Command(filepath.Join(bin, "pg_isready"), "-q", "-h", dir, "-p", port).Run() == nil
+		},
 	}
-	restartAndStop(t, r, ready)
 }

@@ -1,0 +1,216 @@
+package main_test
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// notifyRun starts tinit --notify with a health endpoint over the notify
+// helper running steps, and returns the run and the endpoint's port.
+func notifyRun(t *testing.T, flags []string, steps ...string) (*run, int) {
+	t.Helper()
+	port := freePort(t)
+	a, env := helper("notify", steps...)
+	args := append([]string{"--notify", "--health-addr", fmt.Sprintf("127.0.0.1:%d", port)}, flags...)
+	return startTinit(t, []string{env}, append(append(args, "--"), a...)...), port
+}
+
+// readyz is /readyz's status code.
+func readyz(port int) int { code, _ := get(port, "/readyz"); return code }
+
+// stop ends tinit with SIGTERM and wants want.
+func (r *run) stop(want int) {
+	r.t.Helper()
+	r.signal(syscall.SIGTERM)
+	if code := r.exitCode(20 * time.Second); code != want {
+		r.t.Fatalf("exit %d after SIGTERM, want %d; stderr:\n%s", code, want, r.stderr)
+	}
+}
+
+func TestNotifyReadyAfterASecond(t *testing.T) {
+	r, port := notifyRun(t, nil, "env", "print:started", "sleep:1s", "send:READY=1\nSTATUS=serving", "print:sent", "wait")
+	env := r.line(10 * time.Second)
+	if !regexp.MustCompile(`^NOTIFY_SOCKET=@tinit-notify-[0-9a-f]{16} WATCHDOG_USEC=$`).MatchString(env) {
+		t.Fatalf("the child's environment: %q", env)
+	}
+	r.line(10 * time.Second)
+	waitCode(t, port, "/healthz", 200, 5*time.Second)
+	if code, body := get(port, "/readyz"); code != 503 || !strings.Contains(body, "READY=1") {
+		t.Fatalf("/readyz before READY=1: %d %q", code, body)
+	}
+	r.line(10 * time.Second)
+	body := waitCode(t, port, "/readyz", 200, 5*time.Second)
+	if !strings.Contains(body, "status: serving") {
+		t.Errorf("/readyz body %q lacks the app's STATUS", body)
+	}
+	m := scrapeSeries(t, port)
+	if m["tinit_child_ready"] != 1 || m[`tinit_notify_messages_total{type="READY"}`] != 1 || m[`tinit_notify_messages_total{type="STATUS"}`] != 1 {
+		t.Errorf("metrics: %v", m)
+	}
+	r.stop(143)
+}
+
+func TestNotifyFromOutsideTheTreeChangesNothing(t *testing.T) {
+	r, port := notifyRun(t, nil, "env", "orphan:sleep:300ms,send:READY=1", "print:spawned", "wait")
+	line := r.line(10 * time.Second)
+	addr := strings.TrimPrefix(strings.Fields(line)[0], "NOTIFY_SOCKET=")
+	r.line(10 * time.Second)
+	// A process in another pid namespace (this test, on the abstract
+	// socket the pod's containers share) reaches the socket with pid 0.
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Sendmsg(fd, []byte("READY=1"), nil, &unix.SockaddrUnix{Name: addr}, 0); err != nil {
+		t.Fatalf("send to %s: %v", addr, err)
+	}
+	if !waitFor(5*time.Second, func() bool {
+		return scrapeSeries(t, port)[`tinit_notify_rejected_total{reason="access"}`] >= 2
+	}) {
+		t.Fatalf("two outsiders' READY=1 not counted: %v", scrapeSeries(t, port))
+	}
+	if code := readyz(port); code != 503 {
+		t.Fatalf("/readyz %d after READY=1 from outsiders, want 503", code)
+	}
+	r.stop(143)
+}
+
+func TestNotifyReloadingAndStopping(t *testing.T) {
+	r, port := notifyRun(t, nil,
+		"send:READY=1", "print:ready", "sleep:500ms",
+		"send:RELOADING=1\nMONOTONIC_USEC=1", "print:reloading", "sleep:500ms",
+		"send:READY=1", "print:ready", "sleep:500ms",
+		"send:STOPPING=1", "print:stopping", "wait")
+	for _, want := range []struct {
+		line string
+		code int
+	}{{"ready", 200}, {"reloading", 503}, {"ready", 200}, {"stopping", 503}} {
+		if got := r.line(10 * time.Second); got != want.line {
+			t.Fatalf("child said %q, want %q", got, want.line)
+		}
+		waitCode(t, port, "/readyz", want.code, 400*time.Millisecond)
+	}
+	if n := scrapeSeries(t, port)[`tinit_notify_messages_total{type="unknown"}`]; n != 1 {
+		t.Errorf("MONOTONIC_USEC counted %v times as unknown, want 1", n)
+	}
+	r.stop(143)
+}
+
+func TestNotifyWatchdogRestartsAHungChild(t *testing.T) {
+	// The first child pings for a while, then stops; the second one keeps
+	// pinging. SIGABRT's default action ends the first with 134.
+	r, port := notifyRun(t, []string{"--notify-watchdog", "300ms", "--restart", "on-failure", "--backoff", "10ms", "--grace", "2s"},
+		"env", "send:READY=1", "sleep:500ms", "print:silent", "wait")
+	if env := r.line(10 * time.Second); !strings.HasSuffix(env, "WATCHDOG_USEC=300000") {
+		t.Fatalf("the child's environment: %q", env)
+	}
+	if got := r.line(10 * time.Second); got != "silent" {
+		t.Fatalf("child said %q", got)
+	}
+	// Restarted once the watchdog ran out: the next child says env again.
+	if env := r.line(10 * time.Second); !strings.Contains(env, "WATCHDOG_USEC=300000") {
+		t.Fatalf("no restart after the watchdog: %q; stderr:\n%s", env, r.stderr)
+	}
+	if !strings.Contains(r.stderr.String(), "watchdog") || !strings.Contains(r.stderr.String(), "SIGABRT") {
+		t.Errorf("no watchdog failure logged:\n%s", r.stderr)
+	}
+	if m := scrapeSeries(t, port); m["tinit_child_restarts_total"] < 1 {
+		t.Errorf("restarts %v", m["tinit_child_restarts_total"])
+	}
+	r.stop(143)
+}
+
+func TestNotifyWatchdogWithNeverExitsWithTheChildsCode(t *testing.T) {
+	r, _ := notifyRun(t, []string{"--notify-watchdog", "200ms"}, "send:READY=1", "send:WATCHDOG=1", "wait")
+	if code := r.exitCode(10 * time.Second); code != 134 {
+		t.Fatalf("exit %d, want 134 (SIGABRT); stderr:\n%s", code, r.stderr)
+	}
+}
+
+func TestNotifyTimeoutRestartsAChildThatNeverGetsReady(t *testing.T) {
+	r, _ := notifyRun(t, []string{"--notify-timeout", "300ms", "--restart", "on-failure", "--max-restarts", "1", "--backoff", "10ms"},
+		"print:up", "wait")
+	for i := 0; i < 2; i++ {
+		if got := r.line(10 * time.Second); got != "up" {
+			t.Fatalf("start %d: child said %q", i+1, got)
+		}
+	}
+	// SIGTERM's default action: 143, a failure whatever the status.
+	if code := r.exitCode(10 * time.Second); code != 143 {
+		t.Fatalf("exit %d, want 143 after the second timeout; stderr:\n%s", code, r.stderr)
+	}
+	if n := strings.Count(r.stderr.String(), "--notify-timeout"); n < 2 {
+		t.Errorf("%d timeouts logged, want 2:\n%s", n, r.stderr)
+	}
+}
+
+func TestNotifyGarbageChangesNothingAndLeaksNoFD(t *testing.T) {
+	r, port := notifyRun(t, nil, "send:READY=1", "print:ready", "sleep:500ms",
+		"big", "send:no equals sign", "send:lower=case", "fds:3", "print:sent", "wait")
+	r.line(10 * time.Second)
+	waitCode(t, port, "/readyz", 200, 5*time.Second)
+	before := fdCount(r.tinitPid())
+	r.line(10 * time.Second)
+	if !waitFor(5*time.Second, func() bool {
+		m := scrapeSeries(t, port)
+		return m[`tinit_notify_rejected_total{reason="oversized"}`] == 1 && m[`tinit_notify_rejected_total{reason="malformed"}`] == 2
+	}) {
+		t.Fatalf("rejections: %v", scrapeSeries(t, port))
+	}
+	if body := waitCode(t, port, "/readyz", 200, time.Second); !strings.Contains(body, "status: with fds") {
+		t.Errorf("/readyz %q: the message that carried fds still counts", body)
+	}
+	if after := fdCount(r.tinitPid()); after != before {
+		t.Errorf("tinit had %d fds before the garbage and the passed fds, %d after", before, after)
+	}
+	r.stop(143)
+}
+
+// TestNotifyFromRealServers: Debian's PostgreSQL and redis-server tell
+// tinit themselves when they accept connections.
+func TestNotifyFromRealServers(t *testing.T) {
+	t.Run("redis", func(t *testing.T) {
+		requireNamespace(t)
+		redis, err := exec.LookPath("redis-server")
+		if err != nil {
+			unavailable(t, "redis-server is needed (apt-get install redis-server)")
+		}
+		port, hport := freePort(t), freePort(t)
+		r := startTinit(t, nil, "--notify", "--health-addr", fmt.Sprintf("127.0.0.1:%d", hport), "--", redis,
+			"--supervised", "systemd", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+		body := waitCode(t, hport, "/readyz", 200, 20*time.Second)
+		if !strings.Contains(body, "status: Ready to accept connections") {
+			t.Errorf("/readyz body %q: want redis's STATUS", body)
+		}
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err != nil {
+			t.Errorf("ready, but redis does not accept connections: %v", err)
+		} else {
+			c.Close()
+		}
+		r.stop(0)
+	})
+	t.Run("postgresql", func(t *testing.T) {
+		requireNamespace(t)
+		pg := newPostgres(t)
+		hport := freePort(t)
+		r := startTinit(t, nil, append([]string{"--notify", "--health-addr", fmt.Sprintf("127.0.0.1:%d", hport), "--"}, pg.argv...)...)
+		waitCode(t, hport, "/readyz", 200, 30*time.Second)
+		if !pg.ready() {
+			t.Error("ready, but pg_isready fails")
+		}
+		if n := scrapeSeries(t, hport)[`tinit_notify_messages_total{type="READY"}`]; n != 1 {
+			t.Errorf("READY=1 came %v times, want 1", n)
+		}
+		r.stop(0)
+	})
+}

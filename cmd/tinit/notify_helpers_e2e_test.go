@@ -1,0 +1,86 @@
+package main_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// helperNotify runs a script of steps, as a child that speaks the notify
+// protocol would:
+//
+//	send:PAYLOAD   send PAYLOAD ("\n" in it is a newline) to $NOTIFY_SOCKET
+//	sleep:DUR      sleep
+//	print:TEXT     print TEXT on stdout
+//	env            print NOTIFY_SOCKET and WATCHDOG_USEC on stdout
+//	big            send a datagram of 5,000 bytes
+//	fds:N          send READY=1 with N file descriptors (pipes' read ends)
+//	orphan:STEPS   run STEPS ("," between them) in a process re-parented to
+//	               tinit, out of this one's tree
+//	ping:DUR       send WATCHDOG=1 every DUR, for ever
+//	wait           block until killed
+//	exit:N         exit N
+func helperNotify(steps []string) {
+	addr := os.Getenv("NOTIFY_SOCKET")
+	send := func(payload []byte, oob []byte) {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "notify helper: socket:", err)
+			os.Exit(3)
+		}
+		defer unix.Close(fd)
+		if err := unix.Sendmsg(fd, payload, oob, &unix.SockaddrUnix{Name: addr}, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "notify helper: send:", err)
+			os.Exit(3)
+		}
+	}
+	for _, step := range steps {
+		verb, arg, _ := strings.Cut(step, ":")
+		switch verb {
+		case "send":
+			send([]byte(strings.ReplaceAll(arg, `\n`, "\n")), nil)
+		case "sleep":
+			d, _ := time.ParseDuration(arg)
+			time.Sleep(d)
+		case "print":
+			fmt.Println(arg)
+		case "env":
+			fmt.Printf("NOTIFY_SOCKET=%s WATCHDOG_USEC=%s\n", addr, os.Getenv("WATCHDOG_USEC"))
+		case "big":
+			send([]byte("READY=1\nSTATUS="+strings.Repeat("x", 5000)), nil)
+		case "fds":
+			n, _ := strconv.Atoi(arg)
+			var fds []int
+			for i := 0; i < n; i++ {
+				var p [2]int
+				unix.Pipe2(p[:], unix.O_CLOEXEC)
+				fds = append(fds, p[0])
+			}
+			send([]byte("STATUS=with fds"), unix.UnixRights(fds...))
+		case "orphan":
+			c := exec.Command("/proc/self/exe", strings.Split(arg, ",")...)
+			c.Env = append(os.Environ(), helperEnv+"=notify-orphan")
+			c.Run()
+		case "ping":
+			d, _ := time.ParseDuration(arg)
+			for {
+				send([]byte("WATCHDOG=1"), nil)
+				time.Sleep(d)
+			}
+		case "wait":
+			blockForever()
+		case "exit":
+			n, _ := strconv.Atoi(arg)
+			os.Exit(n)
+		default:
+			fmt.Fprintln(os.Stderr, "notify helper: unknown step", step)
+			os.Exit(3)
+		}
+	}
+	os.Exit(0)
+}
