@@ -125,6 +125,7 @@ root context (anything with .Values).
   (list "extraEnv" "envList" list)
   (list "resources" "map" (dict "requests" (dict "cpu" "10m" "memory" "16Mi") "limits" (dict "memory" "32Mi")))
   (list "probes" "map" dict)
+  (list "notify" "map" dict)
 }}
 {{- $s := fromJson (include "tinit-lib._section" (dict "prefix" "tinit" "in" $in "spec" $top)) }}
 {{- $_ := set $s "image" (fromJson (include "tinit-lib._section" (dict "prefix" "tinit.image" "in" $s.image "spec" (list
@@ -144,6 +145,18 @@ root context (anything with .Values).
   (list "failAfter" "duration" "")
   (list "startPeriod" "duration" "")
 )))) }}
+{{- $_ := set $s "notify" (fromJson (include "tinit-lib._section" (dict "prefix" "tinit.notify" "in" $s.notify "spec" (list
+  (list "enabled" "bool" false)
+  (list "access" "string" "tree" (list "tree" "main"))
+  (list "watchdog" "duration" "")
+  (list "timeout" "duration" "")
+)))) }}
+{{- if not $s.notify.enabled }}
+{{- $n := $s.notify }}
+{{- range $key, $off := dict "access" "tree" "watchdog" "" "timeout" "" }}
+{{- if ne (get $n $key) $off }}{{ fail (printf "tinit-lib: tinit.notify.%s is %q but tinit.notify.enabled is false: set tinit.notify.enabled to true, or leave tinit.notify.%s unset" $key (get $n $key) $key) }}{{ end }}
+{{- end }}
+{{- end }}
 {{- range $s.checks.http }}
 {{- if not (hasPrefix "http://" .) }}{{ fail (printf "tinit-lib: tinit.checks.http entry %q must be an http:// URL (tinit has no TLS; use a tcp check)" .) }}{{ end }}
 {{- end }}
@@ -253,7 +266,9 @@ disabled. Context: (dict "root" $ "command" LIST).
 
 {{/*
 The TINIT_* environment. TINIT_HEALTH_ADDR is always set: the ports and
-probes use the same port.
+probes use the same port. With notify.enabled, TINIT_NOTIFY and
+TINIT_NOTIFY_ACCESS are always set (what runs shows in the pod spec), the
+watchdog and timeout when set; the socket is tinit's default abstract one.
 */}}
 {{- define "tinit-lib.env" -}}
 {{- $s := fromJson (include "tinit-lib.settings" .) }}
@@ -295,6 +310,22 @@ probes use the same port.
 {{- with $c.startPeriod }}
 - name: TINIT_CHECK_START_PERIOD
   value: {{ . | quote }}
+{{- end }}
+{{- with $s.notify }}
+{{- if .enabled }}
+- name: TINIT_NOTIFY
+  value: "true"
+- name: TINIT_NOTIFY_ACCESS
+  value: {{ .access | quote }}
+{{- with .watchdog }}
+- name: TINIT_NOTIFY_WATCHDOG
+  value: {{ . | quote }}
+{{- end }}
+{{- with .timeout }}
+- name: TINIT_NOTIFY_TIMEOUT
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- with $s.rewrite }}
 - name: TINIT_REWRITE

@@ -847,3 +847,137 @@ func TestReadmePodWithoutHelm(t *testing.T) {
 		t.Fatalf("README's Pod: the app does not start through /tinit-bin/tinit: %+v", app)
 	}
 }
+
+// notifyEnv are the TINIT_* variables of tinit.notify.
+var notifyEnv = []string{"TINIT_NOTIFY", "TINIT_NOTIFY_ACCESS", "TINIT_NOTIFY_WATCHDOG", "TINIT_NOTIFY_TIMEOUT"}
+
+// checkNotifyEnv: the tinit.notify variables of env are exactly want (a
+// variable missing from want must be absent), and no notify socket path
+// is set: the chart uses tinit's default abstract socket.
+func checkNotifyEnv(t *testing.T, who string, env, want map[string]string) {
+	t.Helper()
+	for _, k := range notifyEnv {
+		got, set := env[k]
+		w, wantSet := want[k]
+		switch {
+		case wantSet && !set:
+			t.Errorf("%s: %s unset, want %q", who, k, w)
+		case !wantSet && set:
+			t.Errorf("%s: %s=%q, want it unset", who, k, got)
+		case got != w:
+			t.Errorf("%s: %s=%q, want %q", who, k, got, w)
+		}
+	}
+	if v, ok := env["TINIT_NOTIFY_SOCKET"]; ok {
+		t.Errorf("%s: TINIT_NOTIFY_SOCKET=%q: the chart has no socket path value", who, v)
+	}
+}
+
+// TestNotify: tinit.notify renders TINIT_NOTIFY and TINIT_NOTIFY_ACCESS
+// whenever enabled, the watchdog and timeout when set, and nothing when
+// disabled; in sidecar mode they go to the sidecar (the process tinit
+// supervises there), not to the app.
+func TestNotify(t *testing.T) {
+	on := []string{"--set", "tinit.notify.enabled=true"}
+	cases := []struct {
+		name string
+		args []string
+		want map[string]string
+	}{
+		{"defaults: off", nil, nil},
+		{"off, defaults written out", []string{"--set", "tinit.notify.enabled=false", "--set", "tinit.notify.access=tree", "--set", "tinit.notify.watchdog=", "--set", "tinit.notify.timeout="}, nil},
+		{"ci/inject-values.yaml", []string{"-f", "ci/inject-values.yaml"}, nil},
+		{"enabled: access shown", on, map[string]string{"TINIT_NOTIFY": "true", "TINIT_NOTIFY_ACCESS": "tree"}},
+		{"access main", append(on, "--set", "tinit.notify.access=main"), map[string]string{"TINIT_NOTIFY": "true", "TINIT_NOTIFY_ACCESS": "main"}},
+		{"watchdog", append(on, "--set", "tinit.notify.watchdog=30s"), map[string]string{"TINIT_NOTIFY": "true", "TINIT_NOTIFY_ACCESS": "tree", "TINIT_NOTIFY_WATCHDOG": "30s"}},
+		{"timeout", append(on, "--set", "tinit.notify.timeout=1m30s"), map[string]string{"TINIT_NOTIFY": "true", "TINIT_NOTIFY_ACCESS": "tree", "TINIT_NOTIFY_TIMEOUT": "1m30s"}},
+		{"all four", append(on, "--set", "tinit.notify.access=main", "--set", "tinit.notify.watchdog=500ms", "--set", "tinit.notify.timeout=2m"), map[string]string{"TINIT_NOTIFY": "true", "TINIT_NOTIFY_ACCESS": "main", "TINIT_NOTIFY_WATCHDOG": "500ms", "TINIT_NOTIFY_TIMEOUT": "2m"}},
+		{"with ci/inject-values.yaml", append([]string{"-f", "ci/inject-values.yaml"}, append(on, "--set", "tinit.notify.timeout=45s")...), map[string]string{"TINIT_NOTIFY": "true", "TINIT_NOTIFY_ACCESS": "tree", "TINIT_NOTIFY_TIMEOUT": "45s"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := onlyDeployment(t, render(t, tc.args...))
+			pod := &d.Spec.Template.Spec
+			c := &pod.Containers[0]
+			env := checkUnderTinit(t, c, healthName, nil)
+			checkNotifyEnv(t, c.Name, env, tc.want)
+			checkRestricted(t, d)
+		})
+	}
+
+	t.Run("sidecar mode", func(t *testing.T) {
+		d := onlyDeployment(t, render(t, "-f", "ci/sidecar-values.yaml", "--set", "tinit.notify.enabled=true", "--set", "tinit.notify.watchdog=1m"))
+		pod := &d.Spec.Template.Spec
+		sc := findContainer(pod.InitContainers, "fluent-bit")
+		if sc == nil {
+			t.Fatal("no fluent-bit sidecar")
+		}
+		env := checkUnderTinit(t, sc, sidecarName, nil)
+		checkNotifyEnv(t, "sidecar", env, map[string]string{"TINIT_NOTIFY": "true", "TINIT_NOTIFY_ACCESS": "tree", "TINIT_NOTIFY_WATCHDOG": "1m"})
+		app := findContainer(pod.Containers, "echo")
+		if app == nil {
+			t.Fatal("no app container echo")
+		}
+		checkNotifyEnv(t, "app (not under tinit)", envMap(t, app), nil)
+	})
+
+	t.Run("tinit disabled", func(t *testing.T) {
+		d := onlyDeployment(t, render(t, "--set", "tinit.enabled=false", "--set", "tinit.notify.enabled=true", "--set", "tinit.notify.access=main"))
+		c := &d.Spec.Template.Spec.Containers[0]
+		if len(c.Env) != 0 {
+			t.Errorf("tinit disabled: env %v, want none", c.Env)
+		}
+	})
+}
+
+// TestNotifyFailures: a wrong tinit.notify value fails the render in one
+// line naming it, from the schema (types, enum, pattern, unknown keys) or
+// from tinit-lib (a setting without notify.enabled, which the schema lets
+// through), and renders nothing.
+func TestNotifyFailures(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"access without enabled", []string{"--set", "tinit.notify.access=main"}, `tinit-lib: tinit.notify.access is "main" but tinit.notify.enabled is false`},
+		{"watchdog without enabled", []string{"--set", "tinit.notify.watchdog=30s"}, `tinit-lib: tinit.notify.watchdog is "30s" but tinit.notify.enabled is false`},
+		{"timeout without enabled", []string{"--set", "tinit.notify.timeout=2m"}, `tinit-lib: tinit.notify.timeout is "2m" but tinit.notify.enabled is false`},
+		{"timeout with enabled false written out", []string{"--set", "tinit.notify.enabled=false", "--set-string", "tinit.notify.timeout=0"}, `tinit.notify.timeout is "0" but tinit.notify.enabled is false`},
+		{"a setting without enabled, tinit disabled too", []string{"--set", "tinit.enabled=false", "--set", "tinit.notify.watchdog=1m"}, `tinit.notify.watchdog is "1m" but tinit.notify.enabled is false`},
+		{"sidecar mode, access without enabled", []string{"-f", "ci/sidecar-values.yaml", "--set", "tinit.notify.access=main"}, `tinit.notify.access is "main" but tinit.notify.enabled is false`},
+		{"unknown access", []string{"--set", "tinit.notify.enabled=true", "--set", "tinit.notify.access=all"}, "/tinit/notify/access"},
+		{"empty access", []string{"--set", "tinit.notify.enabled=true", "--set", "tinit.notify.access="}, "/tinit/notify/access"},
+		{"bad watchdog", []string{"--set", "tinit.notify.enabled=true", "--set", "tinit.notify.watchdog=soon"}, "/tinit/notify/watchdog"},
+		{"timeout a number", []string{"--set", "tinit.notify.enabled=true", "--set", "tinit.notify.timeout=30"}, "/tinit/notify/timeout"},
+		{"enabled a string", []string{"--set-string", "tinit.notify.enabled=true"}, "/tinit/notify/enabled"},
+		{"unknown key", []string{"--set", "tinit.notify.socket=/run/notify"}, "'socket' not allowed"},
+		{"notify not a map", []string{"--set", "tinit.notify=true"}, "/tinit/notify"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"template", "tinit-test", ".", "--kube-version", kubeVersion}, tc.args...)
+			stdout, stderr, err := helmOut(chartDir, args...)
+			if err == nil {
+				t.Fatalf("helm %s succeeded, want a failure:\n%s", strings.Join(args, " "), stdout)
+			}
+			var exitErr *exec.ExitError
+			if !errors.As(err, &exitErr) {
+				t.Fatalf("helm did not run: %v\n%s", err, stderr)
+			}
+			if strings.TrimSpace(stdout) != "" {
+				t.Errorf("a failed render printed manifests:\n%s", stdout)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("error does not say %q:\n%s", tc.want, stderr)
+			}
+			if strings.HasPrefix(tc.want, "tinit") {
+				for _, line := range strings.Split(stderr, "\n") {
+					if strings.Contains(line, tc.want) && !strings.HasSuffix(line, "unset") {
+						t.Errorf("the message is not one line ending in its advice: %q", line)
+					}
+				}
+			}
+		})
+	}
+}

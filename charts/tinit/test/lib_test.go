@@ -276,6 +276,17 @@ func TestLibFailures(t *testing.T) {
 		{[]string{"--set", "tinit.graceSecond=9"}, "unknown key tinit.graceSecond"},
 		{[]string{"--set", "tinit=on"}, "tinit must be a map"},
 		{[]string{"--set", "tinit.checks.http[0]=https://x/"}, "tinit.checks.http"},
+		{[]string{"--set", "tinit.notify.enabled=true", "--set", "tinit.notify.access=all"}, "tinit.notify.access must be one of tree, main, got all"},
+		{[]string{"--set", "tinit.notify.enabled=true", "--set", "tinit.notify.access="}, "tinit.notify.access must be one of tree, main"},
+		{[]string{"--set", "tinit.notify.enabled=true", "--set", "tinit.notify.watchdog=soon"}, "tinit.notify.watchdog must be a Go duration"},
+		{[]string{"--set", "tinit.notify.enabled=true", "--set", "tinit.notify.timeout=30"}, "tinit.notify.timeout must be a Go duration"},
+		{[]string{"--set-string", "tinit.notify.enabled=true"}, "tinit.notify.enabled must be true or false"},
+		{[]string{"--set", "tinit.notify.socket=/run/notify"}, "unknown key tinit.notify.socket"},
+		{[]string{"--set", "tinit.notify=true"}, "tinit.notify must be a map"},
+		{[]string{"--set", "tinit.notify.access=main"}, `tinit.notify.access is "main" but tinit.notify.enabled is false`},
+		{[]string{"--set", "tinit.notify.watchdog=30s"}, `tinit.notify.watchdog is "30s" but tinit.notify.enabled is false`},
+		{[]string{"--set", "tinit.notify.enabled=false", "--set", "tinit.notify.timeout=2m"}, `tinit.notify.timeout is "2m" but tinit.notify.enabled is false`},
+		{[]string{"--set", "tinit.notify.enabled=false", "--set", "tinit.notify.access=tree"}, ""}, // the defaults written out: renders
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.set, " "), func(t *testing.T) {
@@ -629,5 +640,37 @@ func TestSetAppVersion(t *testing.T) {
 	}
 	if out, err := exec.Command("sh", script, "1.4.0; echo x", root).CombinedOutput(); err == nil {
 		t.Errorf("a version with a shell metacharacter was accepted:\n%s", out)
+	}
+}
+
+// TestLibNotify: the user chart's tinit.notify renders the TINIT_NOTIFY*
+// variables into its own container's env, and nothing with notify or
+// tinit off.
+func TestLibNotify(t *testing.T) {
+	dir := userChart(t)
+	on := []string{"--set", "tinit.notify.enabled=true"}
+	cases := []struct {
+		name string
+		args []string
+		want map[string]string
+	}{
+		{"default off", nil, nil},
+		{"enabled", on, map[string]string{"TINIT_NOTIFY": "true", "TINIT_NOTIFY_ACCESS": "tree"}},
+		{"all four", append(on, "--set", "tinit.notify.access=main", "--set", "tinit.notify.watchdog=20s", "--set", "tinit.notify.timeout=5m"), map[string]string{"TINIT_NOTIFY": "true", "TINIT_NOTIFY_ACCESS": "main", "TINIT_NOTIFY_WATCHDOG": "20s", "TINIT_NOTIFY_TIMEOUT": "5m"}},
+		{"tinit disabled", append(on, "--set", "tinit.enabled=false"), nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			lint := append([]string{"lint", "--strict", "."}, tc.args...)
+			if out, err := runHelmIn(dir, lint...); err != nil || !strings.Contains(out, "0 chart(s) failed") {
+				t.Fatalf("helm %s: %v\n%s", strings.Join(lint, " "), err, out)
+			}
+			d := onlyDeployment(t, renderIn(t, dir, tc.args...))
+			pod := &d.Spec.Template.Spec
+			checkUserOwn(t, pod)
+			c := findContainer(pod.Containers, "shop")
+			checkNotifyEnv(t, c.Name, envMap(t, c), tc.want)
+			checkRestricted(t, d)
+		})
 	}
 }
