@@ -99,8 +99,13 @@ man_options() {
 	table && /^\|---/ { next }
 	table && !/^\|/ { exit }
 	table {
-		n = split($0, c, / \| /)
-		sub(/^\| /, "", c[1]); sub(/ \|$/, "", c[4])
+		# Cells hold no "|" (the options table is tested for it); an
+		# empty cell is "| |", so split on the bars and trim.
+		n = split($0, cell, /\|/)
+		for (i = 2; i <= 5; i++) {
+			c[i - 1] = cell[i]
+			gsub(/^ +| +$/, "", c[i - 1])
+		}
 		print ".TP"
 		print flag(c[1])
 		line = roff(c[4])

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -38,7 +39,7 @@ func (c *cmdline) add(o *option, spelled, v string) error {
 	case o.kind == count:
 		c.verbose++
 	case o.kind == list || !dup:
-	case old[0] == v:
+	case old[0] == v || (o.kind == boolean && sameBool(old[0], v)):
 		return nil
 	default:
 		return fmt.Errorf("%s given twice with different values: %q and %q", spelled, old[0], v)
@@ -130,4 +131,12 @@ func parseArgs(args []string) (*cmdline, error) {
 		}
 	}
 	return c, nil
+}
+
+// sameBool reports whether two spellings of a boolean mean the same:
+// "-c --single-child=1" says one thing twice.
+func sameBool(a, b string) bool {
+	x, errA := strconv.ParseBool(strings.TrimSpace(a))
+	y, errB := strconv.ParseBool(strings.TrimSpace(b))
+	return errA == nil && errB == nil && x == y
 }

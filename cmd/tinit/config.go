@@ -142,6 +142,9 @@ func (c *conf) pick(o *option) (input, bool) {
 	if c.cl.has(o.long) {
 		return input{src: c.cl.spelled[o.long], vals: c.cl.values[o.long], from: fromFlag}, true
 	}
+	if o.yieldsTo != "" && c.cl.has(o.yieldsTo) {
+		return input{}, false
+	}
 	if v, ok := c.env[o.env]; ok && o.env != "" && strings.TrimSpace(v) != "" {
 		if o.kind != list {
 			return input{src: o.env, vals: []string{v}, from: fromEnv}, true

@@ -94,14 +94,40 @@ func errorLines(w io.Writer, asJSON bool, errs ...error) {
 }
 
 // jsonErrors reports whether errors should be JSON lines: the settings
-// say so, or, when the command line did not parse, what it had of
-// --log-format before the problem, else TINIT_LOG_FORMAT.
+// say so; else (a mode, which reads no log setting, or a command line that
+// did not parse) --log-format json among tinit's own options, else
+// TINIT_LOG_FORMAT=json.
 func jsonErrors(st *settings, args []string) bool {
-	if st != nil {
+	if st != nil && st.mode == "" {
 		return st.json
 	}
-	if cl, _ := parseArgs(args); cl != nil && cl.has("log-format") {
-		return strings.TrimSpace(cl.values["log-format"][0]) == "json"
+	if v, ok := logFormatArg(args); ok {
+		return v == "json"
 	}
 	return strings.TrimSpace(os.Getenv("TINIT_LOG_FORMAT")) == "json"
+}
+
+// logFormatArg finds --log-format's value among tinit's own options. When
+// the command line parses, the parser says where they end; when it does
+// not, everything before "--" is looked at, so that an error before
+// --log-format json is still a JSON line.
+func logFormatArg(args []string) (string, bool) {
+	cl, err := parseArgs(args)
+	if err == nil {
+		if !cl.has("log-format") {
+			return "", false
+		}
+		return strings.TrimSpace(cl.values["log-format"][0]), true
+	}
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return "", false
+		case a == "--log-format" && i+1 < len(args):
+			return strings.TrimSpace(args[i+1]), true
+		case strings.HasPrefix(a, "--log-format="):
+			return strings.TrimSpace(strings.TrimPrefix(a, "--log-format=")), true
+		}
+	}
+	return "", false
 }

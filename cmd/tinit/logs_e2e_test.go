@@ -97,6 +97,8 @@ func TestJSONUsageErrors(t *testing.T) {
 		{"a bad value", nil, []string{"--log-format", "json", "--grace", "5", "--", "true"}, "--grace"},
 		{"an unknown flag after --log-format json", nil, []string{"--log-format=json", "--nope", "true"}, "--nope"},
 		{"TINIT_LOG_FORMAT=json and a bad variable", []string{"TINIT_LOG_FORMAT=json", "DUMB_INIT_SETSID=2"}, []string{"true"}, "DUMB_INIT_SETSID"},
+		{"an unknown flag before --log-format json", nil, []string{"--bogus", "--log-format", "json", "--", "true"}, "--bogus"},
+		{"--install with --log-format json", nil, []string{"--log-format", "json", "--install", ""}, "--install"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,5 +39,5 @@ func clearInheritedMask() {
 	}
 	// No itimer is armed yet and no handler registered: exec is safe here.
 	err := unix.Exec("/proc/self/exe", os.Args, os.Environ())
-	fmt.Fprintf(os.Stderr, "tinit: warning: re-exec to clear the inherited signal mask: %v; the child inherits it\n", err)
+	errorLines(os.Stderr, jsonErrors(nil, os.Args[1:]), fmt.Errorf("warning: re-exec to clear the inherited signal mask: %v; the child inherits it", err))
 }

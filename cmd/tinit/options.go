@@ -60,6 +60,9 @@ type option struct {
 	// set parses and checks one input into c.s; every problem goes to
 	// c.bad, naming in.src.
 	set func(c *conf, in input)
+	// yieldsTo is a flag that, given, wins over this option's variables:
+	// they are not read at all then.
+	yieldsTo string
 }
 
 // options lists every flag. Mode flags have no variable: a stray variable
@@ -90,12 +93,13 @@ var options = []option{
 		more: "(within 2 s; never 2, which Docker reserves). It reads no other setting",
 		set:  func(c *conf, in input) { c.s.mode = "healthcheck" }},
 	{long: "single-child", short: 'c', env: "TINIT_SINGLE_CHILD", kind: boolean, def: "false",
-		alias: []alias{{"DUMB_INIT_SETSID", zeroOrOne("true", "false")}},
-		help:  "forward signals to the child alone, not its process group",
-		more:  "(dumb-init's `-c`; `DUMB_INIT_SETSID=0` too)",
+		alias:    []alias{{"DUMB_INIT_SETSID", zeroOrOne("true", "false")}},
+		help:     "forward signals to the child alone, not its process group",
+		more:     "(dumb-init's `-c`; `DUMB_INIT_SETSID=0` too)",
+		yieldsTo: "process-group",
 		set: func(c *conf, in input) {
-			if c.cl.has("process-group") && in.from != fromFlag {
-				return // -g wins over every variable
+			if c.cl.has("process-group") && in.from == fromDefault {
+				return
 			}
 			if c.cl.has("process-group") {
 				c.errs = append(c.errs, fmt.Errorf("-g and %s contradict each other: give one", in.src))
@@ -306,12 +310,12 @@ var options = []option{
 			c.s.level = min(logrus.WarnLevel+logrus.Level(c.cl.verbose), logrus.TraceLevel)
 		}},
 	{long: "log-level", env: "TINIT_LOG_LEVEL", kind: value, value: "LEVEL", def: "warn",
-		alias: []alias{{"TINI_VERBOSITY", tiniVerbosity}, {"DUMB_INIT_DEBUG", zeroOrOne("", "debug")}},
-		help:  "error, warn, info, debug or trace",
-		more:  "See [Logs](#logs) for the order of `-v` and the variables",
+		alias:    []alias{{"TINI_VERBOSITY", tiniVerbosity}, {"DUMB_INIT_DEBUG", zeroOrOne("", "debug")}},
+		help:     "error, warn, info, debug or trace",
+		more:     "See [Logs](#logs) for the order of `-v` and the variables",
+		yieldsTo: "verbose", // -v comes between the flag and the variables
 		set: func(c *conf, in input) {
-			// -v comes between the flag and the variables.
-			if c.cl.verbose > 0 && in.from != fromFlag {
+			if c.cl.verbose > 0 && in.from == fromDefault {
 				return
 			}
 			lvl, err := logrus.ParseLevel(strings.TrimSpace(in.vals[0]))
@@ -413,17 +417,18 @@ func zeroOrOne(zero, one string) func(string) (string, error) {
 	}
 }
 
-// tiniVerbosity reads TINI_VERBOSITY: 1 (tini's default) prints fatal
-// errors, 2 warnings, and so on up to 5, trace. Empty is unset.
+// tiniVerbosity reads TINI_VERBOSITY as tini does: 0 prints fatal errors
+// only, 1 (its default) warnings too, 2 info, 3 debug, 4 trace. Empty is
+// unset.
 func tiniVerbosity(v string) (string, error) {
 	if strings.TrimSpace(v) == "" {
 		return "", nil
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil || n < 0 {
-		return "", fmt.Errorf("%q: want a number from 0 to 5", v)
+		return "", fmt.Errorf("%q: want a number from 0 to 4", v)
 	}
-	return []string{"error", "error", "warn", "info", "debug", "trace"}[min(n, 5)], nil
+	return []string{"error", "warn", "info", "debug", "trace"}[min(n, 4)], nil
 }
 
 // durationInto is the set of a duration option: every duration is within
@@ -454,7 +459,9 @@ func setRewrite(c *conf, in input) {
 			c.bad(in.src, "%v", err)
 			continue
 		}
-		if _, dup := c.s.Rewrite[from]; dup {
+		if old, dup := c.s.Rewrite[from]; dup && old == to {
+			continue // said twice, as dumb-init takes it
+		} else if dup {
 			c.bad(in.src, "%s rewritten twice", signals.Name(from))
 			continue
 		}
