@@ -117,6 +117,9 @@ func TestReadinessInEachPhase(t *testing.T) {
 		{"the drain window is not ready though the child is up", Status{Phase: "drain-window", ChildUp: true, Stopping: true}, "", 503, "stopping (drain-window)"},
 		{"stopping is not ready", Status{Phase: "stopping", ChildUp: true, Stopping: true}, "-", 503, "stopping (stopping)"},
 		{"done is not ready", Status{Phase: "done", Stopping: true}, "-", 503, "stopping (done)"},
+		{"--notify: running is not ready before READY=1", Status{Phase: "running", ChildUp: true, Notify: true, NotReadyWhy: "waiting for its READY=1 (--notify)"}, "-", 503, "main child not ready: waiting for its READY=1"},
+		{"--notify: ready after READY=1", Status{Phase: "running", ChildUp: true, Notify: true, ChildReady: true}, "-", 200, "ok"},
+		{"--notify: a ready child's failing check still counts", Status{Phase: "running", ChildUp: true, Notify: true, ChildReady: true}, "refused", 503, "refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := NewState()
@@ -129,6 +132,29 @@ func TestReadinessInEachPhase(t *testing.T) {
 			code, body, _ := do(t, NewHandler(st, checks, &fakeClock{now: t0}), "GET", "/readyz")
 			wantAnswer(t, code, body, tc.wantCode, tc.want)
 		})
+	}
+}
+
+func TestTheAppsStatusAndAHungChild(t *testing.T) {
+	st := NewState()
+	st.Update(func(s *Status) {
+		s.Phase, s.ChildUp, s.Notify, s.ChildReady = "running", true, true, true
+		s.AppStatus = "Ready to accept\nconnections"
+	})
+	h := NewHandler(st, nil, &fakeClock{now: t0})
+	for _, path := range []string{"/readyz", "/healthz"} {
+		code, body, _ := do(t, h, "GET", path)
+		if code != 200 || body != "ok\nstatus: Ready to accept connections\n" {
+			t.Errorf("%s: %d %q: want ok and the app's STATUS on one line", path, code, body)
+		}
+	}
+	st.Update(func(s *Status) { s.Hung, s.ChildReady = "main child hung: watchdog", false })
+	if code, body, _ := do(t, h, "GET", "/healthz"); code != 503 || !strings.HasPrefix(body, "main child hung: watchdog\n") {
+		t.Errorf("/healthz with a hung child: %d %q", code, body)
+	}
+	st.Update(func(s *Status) { s.ChildUp = false })
+	if code, _, _ := do(t, h, "GET", "/healthz"); code != 200 {
+		t.Errorf("/healthz %d once the hung child is gone, want 200", code)
 	}
 }
 

@@ -173,6 +173,30 @@ func TestMetricsParseAndCarryTheLoopsCounts(t *testing.T) {
 			absent: []string{heartbeat},
 		},
 		{
+			name: "the child's own word with --notify",
+			update: func(s *Status) {
+				s.Phase, s.ChildUp, s.Notify, s.ChildReady = "running", true, true, true
+				s.NotifyCounts[NotifyReady], s.NotifyCounts[NotifyUnknown] = 2, 3
+				s.Rejected[RejectAccess] = 4
+				s.WatchdogPing = t0
+			},
+			want: map[string]float64{
+				"tinit_child_ready": 1,
+				series("tinit_notify_messages_total", "type", "READY"):       2,
+				series("tinit_notify_messages_total", "type", "unknown"):     3,
+				series("tinit_notify_messages_total", "type", "STOPPING"):    0,
+				series("tinit_notify_rejected_total", "reason", "access"):    4,
+				series("tinit_notify_rejected_total", "reason", "oversized"): 0,
+				"tinit_watchdog_last_ping_timestamp_seconds":                 t0Unix,
+			},
+		},
+		{
+			name:   "not ready with --notify before READY=1; no notify series without --notify",
+			update: func(s *Status) { s.Phase, s.ChildUp, s.Notify = "running", true, true },
+			want:   map[string]float64{"tinit_child_ready": 0},
+			absent: []string{"tinit_watchdog_last_ping_timestamp_seconds"},
+		},
+		{
 			name: "the last child's start time stays while it is down",
 			update: func(s *Status) {
 				s.Phase, s.ChildUp, s.ChildStarted, s.Restarts = "backoff", false, t0, 1

@@ -90,6 +90,12 @@ func TestBadInputNamesItsSource(t *testing.T) {
 		{"DUMB_INIT_DEBUG neither 0 nor 1", map[string]string{"DUMB_INIT_DEBUG": "yes"}, []string{"a"}, `DUMB_INIT_DEBUG: "yes": want 0 or 1`},
 		{"-c and -g", nil, []string{"-c", "-g", "a"}, "-g and -c contradict"},
 		{"-l with a value", nil, []string{"--license=1"}, "--license takes no value"},
+		{"--notify-timeout without --notify", nil, []string{"--notify-timeout", "5s", "a"}, "--notify-timeout: needs --notify (TINIT_NOTIFY) to be on"},
+		{"TINIT_NOTIFY_WATCHDOG without --notify", map[string]string{"TINIT_NOTIFY_WATCHDOG": "5s"}, []string{"a"}, "TINIT_NOTIFY_WATCHDOG: needs --notify"},
+		{"--notify-socket without --notify", nil, []string{"--notify-socket", "/run/n", "a"}, "--notify-socket: needs --notify"},
+		{"a relative --notify-socket", nil, []string{"--notify", "--notify-socket", "run/n", "a"}, `--notify-socket: "run/n": want an absolute path`},
+		{"a bad --notify-access", map[string]string{"TINIT_NOTIFY": "1"}, []string{"--notify-access", "all", "a"}, `--notify-access: "all": want tree or main`},
+		{"a watchdog too fast", nil, []string{"--notify", "--notify-watchdog", "1ms", "a"}, "--notify-watchdog"},
 		{"no PROGRAM", nil, []string{"-s"}, "no PROGRAM"},
 		{"bad rewrite flag", nil, []string{"--rewrite", "TERM", "a"}, "--rewrite"},
 		{"rewrite of SIGCHLD", nil, []string{"--rewrite", "CHLD:TERM", "a"}, "never forwarded"},
@@ -332,6 +338,11 @@ func TestPrecedence(t *testing.T) {
 		{"a boolean twice in two spellings is once", nil, []string{"-c", "--single-child=1", "a"}, func(s *settings) bool { return !s.Group }},
 		{"the same rewrite twice is once, as in dumb-init", nil, []string{"-r", "15:3", "-r", "15:3", "a"}, func(s *settings) bool { return s.Rewrite[unix.SIGTERM] == unix.SIGQUIT }},
 		{"--single-child twice is once", nil, []string{"--single-child", "-c", "a"}, func(s *settings) bool { return !s.Group }},
+		{"--notify and its settings", nil, []string{"--notify", "--notify-access", "main", "--notify-timeout", "1m", "--notify-watchdog", "30s", "--notify-socket", "/run/n", "a"}, func(s *settings) bool {
+			return s.Notify == supervise.Notify{On: true, MainOnly: true, Timeout: time.Minute, Watchdog: 30 * time.Second} && s.notifySocket.vals[0] == "/run/n"
+		}},
+		{"notify is off by default, the socket abstract", nil, []string{"a"}, func(s *settings) bool { return s.Notify == supervise.Notify{} && s.notifySocket.src == "" }},
+		{"TINIT_NOTIFY with the defaults", map[string]string{"TINIT_NOTIFY": "true"}, []string{"a"}, func(s *settings) bool { return s.Notify == supervise.Notify{On: true} }},
 		{"a variable cannot select a mode", map[string]string{"TINIT_VERSION": "1", "TINIT_HELP": "1", "TINIT_JSON": "1"}, []string{"a"}, func(s *settings) bool { return s.mode == "" }},
 	}
 	for _, tt := range tests {

@@ -23,6 +23,8 @@ import (
 //	orphan:STEPS   run STEPS ("," between them) in a process re-parented to
 //	               tinit, out of this one's tree
 //	ping:DUR       send WATCHDOG=1 every DUR, for ever
+//	exec:CMD       exec sh -c CMD in place (same pid; a shell takes SIGABRT
+//	               at its default, where the Go runtime would dump and exit 2)
 //	wait           block until killed
 //	exit:N         exit N
 func helperNotify(steps []string) {
@@ -72,6 +74,10 @@ func helperNotify(steps []string) {
 				send([]byte("WATCHDOG=1"), nil)
 				time.Sleep(d)
 			}
+		case "exec":
+			err := unix.Exec("/bin/sh", []string{"sh", "-c", arg}, os.Environ())
+			fmt.Fprintln(os.Stderr, "notify helper: exec:", err)
+			os.Exit(3)
 		case "wait":
 			blockForever()
 		case "exit":
