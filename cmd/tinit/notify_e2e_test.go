@@ -3,7 +3,9 @@ package main_test
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -210,4 +212,18 @@ func TestNotifyFromRealServers(t *testing.T) {
 		}
 		r.stop(0)
 	})
+}
+
+func TestNotifySocketProblemsStopBeforeTheChild(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	r := startTinit(t, nil, "--notify", "--notify-socket", "/nonexistent/dir/notify", "--", "/bin/sh", "-c", "touch "+marker)
+	if code := r.exitCode(10 * time.Second); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if msg := strings.TrimSpace(r.stderr.String()); !strings.HasPrefix(msg, "tinit: --notify-socket: ") || strings.Contains(msg, "\n") {
+		t.Errorf("stderr %q: want one line naming --notify-socket", msg)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the child ran")
+	}
 }
