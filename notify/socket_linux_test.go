@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -468,6 +469,34 @@ func TestRunReturnsAfterClose(t *testing.T) {
 		case <-returned:
 		case <-time.After(wait):
 			t.Fatal("Run on a closed socket did not return")
+		}
+	})
+}
+
+// senderEnv makes the test binary a sender: TestHelperSender sends the
+// variable's value to $NOTIFY_SOCKET, as a child of tinit would, and exits.
+const senderEnv = "NOTIFY_TEST_SEND"
+
+func TestHelperSender(t *testing.T) {
+	payload, ok := os.LookupEnv(senderEnv)
+	if !ok {
+		t.Skip("only a helper process for TestPidNamesTheSendingProcess")
+	}
+	send(t, os.Getenv("NOTIFY_SOCKET"), []byte(payload))
+}
+
+func TestPidNamesTheSendingProcess(t *testing.T) {
+	sockets(t, func(t *testing.T, s *Socket) {
+		out := make(chan Message, 1)
+		runT(t, s, out)
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSender$")
+		cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+s.Addr(), senderEnv+"=READY=1")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("sender: %v\n%s", err, b)
+		}
+		m := next(t, out)
+		if m.Pid != cmd.Process.Pid || !m.Ready {
+			t.Errorf("got %+v, want Ready from the sender, pid %d (this test is %d)", m, cmd.Process.Pid, os.Getpid())
 		}
 	})
 }
