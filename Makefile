@@ -39,7 +39,7 @@ test: fmt vet race cover
 # library is built once). -race needs cgo, so a C compiler (gcc).
 # cmd/tinit is left out: its tests are end-to-end, run the binary and
 # would only race-check the test driver.
-RACE_PKGS := ./signals/... ./reaper/... ./healthz/... ./init/...
+RACE_PKGS := ./signals/... ./reaper/... ./healthz/... ./init/... ./notify/...
 race:
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)
 
@@ -64,6 +64,7 @@ vet:
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./cmd/tinit
 	$(GO) test -run='^$$' -fuzz=FuzzReadRequest -fuzztime=$(FUZZTIME) ./healthz
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./notify
 
 # The Helm chart's tests live in a module of their own, so that tinit's
 # module never pulls Kubernetes or Helm. helm itself is built from the Go
