@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -87,11 +86,22 @@ func Listen(path string) (*Socket, error) {
 	return s, nil
 }
 
-// abstractName returns a fresh "@tinit-notify-<16 hex>".
+// abstractName returns a fresh "@tinit-notify-<16 hex>". getrandom(2)
+// rather than crypto/rand, which would add about 200 kB of crypto
+// packages to tinit's binary for eight bytes (measured: 3.93 against
+// 3.70 MB stripped); the name needs to be unpredictable to no one, only
+// unlikely to collide in a pod.
 func abstractName() (string, error) {
 	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("notify socket: random name: %w", err)
+	for n := 0; n < len(b); {
+		m, err := unix.Getrandom(b[n:], 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("notify socket: random name: getrandom: %w", err)
+		}
+		n += m
 	}
 	return "@tinit-notify-" + hex.EncodeToString(b[:]), nil
 }
