@@ -64,29 +64,33 @@ func writeMetrics(b *bytes.Buffer, sc metricsInput) {
 	}
 
 	ready := int64(0)
-	if s.ChildUp && (!s.Notify || s.ChildReady) {
+	if s.ChildUp && !s.Stopping && (!s.Notify || s.ChildReady) {
 		ready = 1
 	}
-	family(b, "tinit_child_ready", gauge, "Whether the main child is ready (1) or not (0): with --notify, it sent READY=1 and no RELOADING=1 or STOPPING=1 since; without, it runs.")
+	family(b, "tinit_child_ready", gauge, "Whether the main child is ready (1) or not (0): it runs, no stop signal came, and with --notify it sent READY=1 and no RELOADING=1 or STOPPING=1 since.")
 	sampleInt(b, "tinit_child_ready", ready)
 
+	// Each family's HELP and TYPE come right before its own samples: the
+	// text format wants a family in one block.
 	family(b, "tinit_notify_messages_total", counter, "Keys received on the notify socket from allowed senders, by type (unknown: keys tinit does not act on).")
-	family(b, "tinit_notify_rejected_total", counter, "Notify datagrams dropped, by reason: access (a sender --notify-access does not allow, or gone), malformed, oversized.")
-	family(b, "tinit_watchdog_last_ping_timestamp_seconds", gauge, "Time of the current main child's last WATCHDOG=1 in seconds since the Unix epoch; absent before the first.")
 	if s.Notify {
 		for k, n := range s.NotifyCounts {
 			b.WriteString(`tinit_notify_messages_total{type="` + notifyKindNames[k] + `"} `)
 			b.Write(strconv.AppendUint(b.AvailableBuffer(), n, 10))
 			b.WriteByte('\n')
 		}
+	}
+	family(b, "tinit_notify_rejected_total", counter, "Notify datagrams dropped, by reason: access (a sender --notify-access does not allow, or gone), malformed, oversized.")
+	if s.Notify {
 		for k, n := range s.Rejected {
 			b.WriteString(`tinit_notify_rejected_total{reason="` + rejectNames[k] + `"} `)
 			b.Write(strconv.AppendUint(b.AvailableBuffer(), n, 10))
 			b.WriteByte('\n')
 		}
-		if !s.WatchdogPing.IsZero() {
-			sampleTime(b, "tinit_watchdog_last_ping_timestamp_seconds", s.WatchdogPing)
-		}
+	}
+	family(b, "tinit_watchdog_last_ping_timestamp_seconds", gauge, "Time of the current main child's last WATCHDOG=1 in seconds since the Unix epoch; absent before the first.")
+	if s.Notify && !s.WatchdogPing.IsZero() {
+		sampleTime(b, "tinit_watchdog_last_ping_timestamp_seconds", s.WatchdogPing)
 	}
 
 	family(b, "tinit_child_restarts_total", counter, "Times the main child was started again after it exited.")

@@ -356,3 +356,34 @@ func TestMetricsHaveTheDeclaredTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestEachFamilyIsOneBlock: the text format wants every family's HELP,
+// TYPE and samples together; expfmt's parser does not check it, other
+// parsers type samples by the TYPE line just before them.
+func TestEachFamilyIsOneBlock(t *testing.T) {
+	st := NewState()
+	st.Update(func(s *Status) {
+		s.ChildUp, s.Notify, s.WatchdogPing, s.Heartbeat, s.LastTick, s.ChildStarted = true, true, t0, time.Second, t0, t0
+		s.Forwarded[15] = 1
+	})
+	_, body, _ := do(t, NewHandler(st, nil, &fakeClock{now: t0}), "GET", "/metrics")
+	seen := map[string]bool{}
+	current := ""
+	for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
+		name := ""
+		if f := strings.Fields(line); strings.HasPrefix(line, "# ") && len(f) >= 3 {
+			name = f[2]
+		} else {
+			name, _, _ = strings.Cut(strings.Fields(line)[0], "{")
+		}
+		if name != current {
+			if seen[name] {
+				t.Fatalf("family %s comes in two blocks:\n%s", name, body)
+			}
+			seen[name], current = true, name
+			if !strings.HasPrefix(line, "# HELP ") {
+				t.Fatalf("family %s starts without HELP: %q", name, line)
+			}
+		}
+	}
+}

@@ -62,7 +62,7 @@ func TestNotifyReadyAfterASecond(t *testing.T) {
 }
 
 func TestNotifyFromOutsideTheTreeChangesNothing(t *testing.T) {
-	r, port := notifyRun(t, nil, "env", "orphan:sleep:300ms,send:READY=1", "print:spawned", "wait")
+	r, port := notifyRun(t, nil, "env", "orphan:sleep:300ms,send:READY=1,wait", "print:spawned", "wait")
 	line := r.line(10 * time.Second)
 	addr := strings.TrimPrefix(strings.Fields(line)[0], "NOTIFY_SOCKET=")
 	r.line(10 * time.Second)
@@ -88,19 +88,26 @@ func TestNotifyFromOutsideTheTreeChangesNothing(t *testing.T) {
 }
 
 func TestNotifyReloadingAndStopping(t *testing.T) {
+	// The child takes each step when the test says so: a loaded machine
+	// cannot make the test read one state too late.
+	dir := t.TempDir()
+	step := func(n int) string { return filepath.Join(dir, strconv.Itoa(n)) }
 	r, port := notifyRun(t, nil,
-		"send:READY=1", "print:ready", "sleep:500ms",
-		"send:RELOADING=1\nMONOTONIC_USEC=1", "print:reloading", "sleep:500ms",
-		"send:READY=1", "print:ready", "sleep:500ms",
+		"send:READY=1", "print:ready", "await:"+step(1),
+		"send:RELOADING=1\nMONOTONIC_USEC=1", "print:reloading", "await:"+step(2),
+		"send:READY=1", "print:ready", "await:"+step(3),
 		"send:STOPPING=1", "print:stopping", "wait")
-	for _, want := range []struct {
+	for i, want := range []struct {
 		line string
 		code int
 	}{{"ready", 200}, {"reloading", 503}, {"ready", 200}, {"stopping", 503}} {
 		if got := r.line(10 * time.Second); got != want.line {
 			t.Fatalf("child said %q, want %q", got, want.line)
 		}
-		waitCode(t, port, "/readyz", want.code, 400*time.Millisecond)
+		waitCode(t, port, "/readyz", want.code, 5*time.Second)
+		if err := os.WriteFile(step(i+1), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if n := scrapeSeries(t, port)[`tinit_notify_messages_total{type="unknown"}`]; n != 1 {
 		t.Errorf("MONOTONIC_USEC counted %v times as unknown, want 1", n)
@@ -126,7 +133,12 @@ func TestNotifyWatchdogRestartsAHungChild(t *testing.T) {
 	if m := scrapeSeries(t, port); m["tinit_child_restarts_total"] < 1 {
 		t.Errorf("restarts %v", m["tinit_child_restarts_total"])
 	}
-	r.stop(143)
+	// A child dies every 300ms here: the SIGTERM may find one that
+	// SIGABRT has just ended (134), or the one running (143).
+	r.signal(syscall.SIGTERM)
+	if code := r.exitCode(20 * time.Second); code != 143 && code != 134 {
+		t.Fatalf("exit %d after SIGTERM, want 143 (or 134); stderr:\n%s", code, r.stderr)
+	}
 }
 
 func TestNotifyWatchdogWithNeverExitsWithTheChildsCode(t *testing.T) {
@@ -137,7 +149,7 @@ func TestNotifyWatchdogWithNeverExitsWithTheChildsCode(t *testing.T) {
 }
 
 func TestNotifyTimeoutRestartsAChildThatNeverGetsReady(t *testing.T) {
-	r, _ := notifyRun(t, []string{"--notify-timeout", "300ms", "--restart", "on-failure", "--max-restarts", "1", "--backoff", "10ms"},
+	r, _ := notifyRun(t, []string{"--notify-timeout", "1s", "--restart", "on-failure", "--max-restarts", "1", "--backoff", "10ms"},
 		"print:up", "wait")
 	for i := 0; i < 2; i++ {
 		if got := r.line(10 * time.Second); got != "up" {

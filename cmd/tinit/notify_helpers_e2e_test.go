@@ -16,6 +16,7 @@ import (
 //
 //	send:PAYLOAD   send PAYLOAD ("\n" in it is a newline) to $NOTIFY_SOCKET
 //	sleep:DUR      sleep
+//	await:PATH     wait until PATH exists (the test's go-ahead)
 //	print:TEXT     print TEXT on stdout
 //	env            print NOTIFY_SOCKET and WATCHDOG_USEC on stdout
 //	big            send a datagram of 5,000 bytes
@@ -49,6 +50,13 @@ func helperNotify(steps []string) {
 		case "sleep":
 			d, _ := time.ParseDuration(arg)
 			time.Sleep(d)
+		case "await":
+			for {
+				if _, err := os.Stat(arg); err == nil {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
 		case "print":
 			fmt.Println(arg)
 		case "env":

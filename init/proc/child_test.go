@@ -104,6 +104,23 @@ func TestInTree(t *testing.T) {
 		{"a pid that does not exist", 1 << 22, self, false},
 		{"pid 0 (a sender in another namespace)", 0, self, false},
 	}
+	// A child that has exited and is not reaped yet: a zombie.
+	z, err := os.StartProcess("/bin/true", []string{"true"}, &os.ProcAttr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Wait()
+	for i := 0; i < 200; i++ {
+		if p, ok := readStat(z.Pid); ok && p.state == 'Z' {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	tests = append(tests, struct {
+		name      string
+		pid, root int
+		want      bool
+	}{"a zombie child", z.Pid, self, false})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := InTree(tt.pid, tt.root); got != tt.want {

@@ -65,7 +65,10 @@ func Descendants(root int) ([]int, error) {
 }
 
 // process is one entry of /proc.
-type process struct{ pid, ppid, pgrp, sid int }
+type process struct {
+	pid, ppid, pgrp, sid int
+	state                byte // 'R', 'S', 'Z'...
+}
 
 // all reads every process in /proc. An empty /proc (not mounted, as in
 // some sandboxes) is an error, not "no process".
@@ -134,7 +137,7 @@ func readStat(pid int) (process, bool) {
 	ppid, err1 := strconv.Atoi(f[1])
 	pgrp, err2 := strconv.Atoi(f[2])
 	sid, err3 := strconv.Atoi(f[3])
-	return process{pid: pid, ppid: ppid, pgrp: pgrp, sid: sid}, err1 == nil && err2 == nil && err3 == nil
+	return process{pid: pid, ppid: ppid, pgrp: pgrp, sid: sid, state: f[0][0]}, err1 == nil && err2 == nil && err3 == nil
 }
 
 // maxDepth bounds InTree's walk up the parents: a process tree deeper
@@ -144,15 +147,16 @@ const maxDepth = 4096
 
 // InTree reports whether pid is root or one of its descendants, by walking
 // up the parents in /proc. A process that has exited (or whose /proc
-// cannot be read) is in no tree; neither is a zombie, whose parent may
-// not have reaped it yet but which sends nothing.
+// cannot be read) is in no tree; neither is a zombie, which has exited
+// and only waits for its parent to reap it: when a sender is in the tree
+// must not depend on how soon its parent reaps.
 func InTree(pid, root int) bool {
 	for i := 0; i < maxDepth && pid > 1; i++ {
 		if pid == root {
 			return true
 		}
 		p, ok := readStat(pid)
-		if !ok {
+		if !ok || (i == 0 && p.state == 'Z') {
 			return false
 		}
 		pid = p.ppid

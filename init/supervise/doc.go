@@ -62,7 +62,7 @@
 //	backingOff     the crashed generation is gone            end of backoff: start
 //	failing        not ready in time, or hung: had TERM      Grace: SIGKILL the group
 //	               (group) or ABRT (child)
-//	failKilling    the failed child's group had SIGKILL      none: its exit is on its way
+//	failKilling    the failed child's group had SIGKILL      KillWait: give up
 //	finishing      the main child is gone for good           the SIGKILL deadline
 //	finishKilling  leftovers had SIGKILL                     KillWait: give up
 //
@@ -89,7 +89,7 @@
 //	failing        as running's exit, a    forward, stopping       forward     SIGKILL group,          sweep
 //	               failure whatever its                                        failKilling
 //	               status
-//	failKilling    as failing's            forward; exit ends      forward     -                       sweep
+//	failKilling    as failing's            forward; exit ends      forward     give up: 137            sweep
 //	                                       tinit
 //
 // A notify message (--notify) changes no phase, except WATCHDOG=trigger
@@ -99,7 +99,9 @@
 // child and its MAINPID (main); a restarted child starts unready. A child
 // that failed this way is a failure for --restart whatever its exit
 // status, though tinit sent the signal: on-failure restarts it, never
-// exits with its code (134 after SIGABRT).
+// exits with its code (134 after SIGABRT), and with 1 when that code is
+// 0. While the child is stopped by job control (Ctrl-Z) the deadline
+// waits, and moves on by the time it was stopped.
 //
 // Entering finishing sends SIGTERM to the leftovers except the group that
 // had the stop signal, with the stop's deadline (or Grace from now); none
@@ -123,6 +125,7 @@
 //	child killed by signal S  128+S (137 after tinit's own SIGKILL)
 //	stop signal N while restarting (crashStopping, crashKilling,
 //	backingOff)               128+N
+//	child failed (--notify)   its code, 1 if that is 0
 //	PROGRAM not found         127
 //	PROGRAM not executable    126
 //

@@ -257,6 +257,12 @@ func (m *machine) mainExited(ws unix.WaitStatus, left bool) (done bool) {
 	m.child = proc.Child{}
 	m.code = ExitCode(ws)
 	m.lastCode = m.code
+	if m.word.failure != "" && m.code == 0 {
+		// tinit ended it for failing (not ready in time): a clean exit on
+		// SIGTERM must not read as success to a Job or a restart policy
+		// outside.
+		m.code = 1
+	}
 	status := describe(ws)
 	if m.log.IsLevelEnabled(logrus.InfoLevel) {
 		f := exitFields(ws, m.code)
@@ -341,6 +347,9 @@ func (m *machine) groupAlive(pgid int) bool {
 // background), tinit stops too, so that the shell that started it gets its
 // prompt back. A stop by SIGSTOP is someone else's business.
 func (m *machine) mainStopped(sig unix.Signal) {
+	if signals.JobControl(sig) {
+		m.pauseDeadline()
+	}
 	if !signals.JobControl(sig) || m.stopSent {
 		// tinit sent that signal itself (--single-child, a --rewrite to
 		// it) and has stopped already, or was told not to.
@@ -454,6 +463,8 @@ func (m *machine) onTimer() (done bool) {
 		}
 	case failing:
 		m.killFailed()
+	case failKilling:
+		return m.giveUp()
 	case drainWindow:
 		// --drain is over: now the child hears about it, and about every
 		// signal that came meanwhile, in order.
@@ -632,8 +643,10 @@ func (m *machine) jobStop(sig unix.Signal) {
 			m.forward(sig)
 		case !m.cfg.Group:
 			m.forward(sig)
+			m.pauseDeadline()
 		default:
 			m.send(sig, unix.SIGSTOP)
+			m.pauseDeadline()
 		}
 	}
 	m.stopSelf()
@@ -645,6 +658,7 @@ func (m *machine) jobStop(sig unix.Signal) {
 // After "bg" the shell keeps the terminal, and so does Foreground.
 func (m *machine) cont() {
 	m.stopSent = false
+	m.resumeDeadline()
 	if m.child.Pid == 0 {
 		return
 	}

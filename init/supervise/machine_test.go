@@ -144,17 +144,17 @@ func TestTransitions(t *testing.T) {
 		{finishKilling, "tick", finishKilling, "leftovers KILL skip=0", 0},
 		{finishKilling, "notify", finishKilling, "", 0},
 
-		{failing, "exit", ended, "", 0},
+		{failing, "exit", ended, "", 1},
 		{failing, "stop", stopping, "kill -100 QUIT", 0},
 		{failing, "other", failing, "kill -100 HUP", 0},
 		{failing, "timer", failKilling, "kill -100 KILL; kill 100 KILL", 0},
 		{failing, "tick", failing, "", 0},
 		{failing, "notify", failing, "", 0},
 
-		{failKilling, "exit", ended, "", 0},
+		{failKilling, "exit", ended, "", 1},
 		{failKilling, "stop", failKilling, "kill -100 QUIT", 0},
 		{failKilling, "other", failKilling, "kill -100 HUP", 0},
-		{failKilling, "timer", failKilling, "", 0},
+		{failKilling, "timer", ended, "", 137},
 		{failKilling, "tick", failKilling, "", 0},
 		{failKilling, "notify", failKilling, "", 0},
 	}

@@ -30,6 +30,10 @@ type childWord struct {
 	failure string
 	// hung: the watchdog fired; liveness fails until the child exits.
 	hung bool
+	// pausedAt: the child is stopped by job control (Ctrl-Z) since then;
+	// its deadlines wait. shift is the time it spent stopped before.
+	pausedAt time.Time
+	shift    time.Duration
 }
 
 // notifyState is the counts the health endpoint shows; they span children.
@@ -44,12 +48,40 @@ type notifyState struct {
 func (m *machine) runDeadline() time.Time {
 	n := m.cfg.Notify
 	switch {
-	case !n.On:
+	case !n.On || !m.word.pausedAt.IsZero():
 		return time.Time{}
 	case !m.word.wasReady && n.Timeout > 0:
-		return m.started.Add(n.Timeout)
+		return m.started.Add(n.Timeout + m.word.shift)
 	}
 	return m.word.dogAt
+}
+
+// pauseDeadline holds the running phase's deadline while the child is
+// stopped by job control: a child stopped from the terminal is neither
+// slow to start nor hung.
+func (m *machine) pauseDeadline() {
+	if m.phase != running || !m.word.pausedAt.IsZero() || !m.cfg.Notify.On {
+		return
+	}
+	m.word.pausedAt = m.clock.Now()
+	m.to(running, time.Time{})
+}
+
+// resumeDeadline moves the held deadline on by the time the child spent
+// stopped.
+func (m *machine) resumeDeadline() {
+	if m.word.pausedAt.IsZero() {
+		return
+	}
+	d := m.clock.Now().Sub(m.word.pausedAt)
+	m.word.pausedAt = time.Time{}
+	m.word.shift += d
+	if !m.word.dogAt.IsZero() {
+		m.word.dogAt = m.word.dogAt.Add(d)
+	}
+	if m.phase == running {
+		m.to(running, m.runDeadline())
+	}
 }
 
 // mayNotify reports whether pid may speak for the main child.
@@ -60,12 +92,19 @@ func (m *machine) mayNotify(pid int) bool {
 		// 0: a sender in a pid namespace tinit cannot see (another
 		// container of the pod, on the shared abstract socket).
 		return false
-	case pid == c || (main != 0 && pid == main):
+	case pid == c:
+		return true
+	case main != 0 && !m.ops.InTree(main, c):
+		// MAINPID has exited since: its pid may be someone else's now.
+		m.word.mainPID, main = 0, 0
+	}
+	switch {
+	case main != 0 && pid == main:
 		return true
 	case m.cfg.Notify.MainOnly:
 		return false
 	}
-	return m.ops.InTree(pid, c) || (main != 0 && m.ops.InTree(pid, main))
+	return m.ops.InTree(pid, c)
 }
 
 // onNotify is one datagram from the notify socket.
@@ -103,16 +142,25 @@ func (m *machine) onNotify(msg notify.Message) {
 		n[healthz.NotifyStatus]++
 		if msg.Status != m.word.status {
 			m.word.status = msg.Status
-			m.log.WithFields(logrus.Fields{"pid": msg.Pid, "status": msg.Status}).Info("notify: status")
+			if m.log.IsLevelEnabled(logrus.InfoLevel) {
+				m.log.WithFields(logrus.Fields{"pid": msg.Pid, "status": msg.Status}).Info("notify: status")
+			}
 		}
 	}
+	failed := m.word.failure != "" // what it says now changes nothing
 	if msg.Reloading {
 		n[healthz.NotifyReloading]++
-		m.word.ready, m.word.reloading = false, true
-		m.log.WithField("pid", msg.Pid).Info("notify: reloading: not ready until READY=1")
+		if !failed {
+			m.word.ready, m.word.reloading = false, true
+			if m.log.IsLevelEnabled(logrus.InfoLevel) {
+				m.log.WithField("pid", msg.Pid).Info("notify: reloading: not ready until READY=1")
+			}
+		}
 	}
-	if msg.Ready && m.word.failure == "" {
+	if msg.Ready {
 		n[healthz.NotifyReady]++
+	}
+	if msg.Ready && !failed {
 		if !m.word.ready && m.log.IsLevelEnabled(logrus.InfoLevel) {
 			m.log.WithFields(logrus.Fields{"pid": msg.Pid, "after": now.Sub(m.started).Round(time.Millisecond).String()}).Info("notify: main child ready")
 		}
@@ -125,7 +173,9 @@ func (m *machine) onNotify(msg notify.Message) {
 	if msg.Stopping {
 		n[healthz.NotifyStopping]++
 		m.word.stopping = true
-		m.log.WithField("pid", msg.Pid).Info("notify: stopping: not ready")
+		if m.log.IsLevelEnabled(logrus.InfoLevel) {
+			m.log.WithField("pid", msg.Pid).Info("notify: stopping: not ready")
+		}
 	}
 	if msg.Watchdog || msg.WatchdogTrigger {
 		n[healthz.NotifyWatchdog]++
@@ -134,7 +184,8 @@ func (m *machine) onNotify(msg notify.Message) {
 			m.word.dogAt = now.Add(m.cfg.Notify.Watchdog)
 		}
 	}
-	if msg.WatchdogTrigger && m.cfg.Notify.Watchdog > 0 && m.phase == running {
+	// As systemd: the trigger works with or without --notify-watchdog.
+	if msg.WatchdogTrigger && m.phase == running {
 		m.word.hung = true
 		m.failChild("watchdog: WATCHDOG=trigger", unix.SIGABRT)
 		return
@@ -179,12 +230,15 @@ func (m *machine) failChild(why string, sig unix.Signal) {
 	if err := m.ops.Kill(target, sig); err != nil && !errors.Is(err, proc.ErrNoProcess) {
 		m.log.Warn(err)
 	}
+	m.word.pausedAt = time.Time{}
 	m.to(failing, m.clock.Now().Add(m.cfg.Grace))
 }
 
 // notReadyWhy says why the child is not ready, for /readyz.
 func (w *childWord) notReadyWhy() string {
 	switch {
+	case w.failure != "":
+		return "it failed: " + w.failure
 	case w.stopping:
 		return "it sent STOPPING=1"
 	case w.reloading:
@@ -203,5 +257,7 @@ func (m *machine) killFailed() {
 			m.log.Warn(err)
 		}
 	}
-	m.to(failKilling, time.Time{})
+	// Its own KillWait, not markKilled's: a restarted generation's
+	// drain must not inherit a SIGKILL deadline long past.
+	m.to(failKilling, m.clock.Now().Add(KillWait))
 }

@@ -1,8 +1,11 @@
 package supervise
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tinit/tinit/healthz"
 	"github.com/tinit/tinit/notify"
@@ -119,7 +122,7 @@ func TestNotifyTimeout(t *testing.T) {
 		calls  string
 	}{
 		{"on-failure restarts a clean exit", restartOnFailure, 0, backingOff, "kill -100 TERM"},
-		{"never ends with its code", func(*Config) {}, 0, ended, ""},
+		{"never ends with 1 for a clean exit: it failed", func(*Config) {}, 0, ended, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,6 +135,9 @@ func TestNotifyTimeout(t *testing.T) {
 			h.ops.exit(100, tt.code)
 			h.m.onChild()
 			h.want(tt.then, tt.calls)
+			if tt.then == ended && h.m.result().Code != 1 {
+				t.Errorf("exit code %d, want 1", h.m.result().Code)
+			}
 		})
 	}
 	t.Run("READY=1 in time disarms it", func(t *testing.T) {
@@ -194,5 +200,43 @@ func TestWatchdog(t *testing.T) {
 				t.Errorf("still hung after the child exited: %q", s.Hung)
 			}
 		})
+	}
+}
+
+func TestDeadlinesWaitWhileTheChildIsStoppedFromTheTerminal(t *testing.T) {
+	const dog = 3 * time.Second
+	h := newHarness(t, 1, withNotify(Notify{Watchdog: dog}))
+	h.say(100, notify.Message{Ready: true})
+	due := h.m.deadline
+	h.m.onSignal(unix.SIGTSTP) // Ctrl-Z: tinit stops the child's group
+	h.want(running, "kill -100 STOP")
+	if !h.m.deadline.IsZero() {
+		t.Fatalf("deadline %v while the child is stopped", h.m.deadline)
+	}
+	h.clock.now = h.clock.now.Add(10 * time.Second)
+	h.m.onSignal(unix.SIGCONT) // fg
+	if want := due.Add(10 * time.Second); !h.m.deadline.Equal(want) {
+		t.Fatalf("deadline %v after 10s stopped, want %v", h.m.deadline, want)
+	}
+}
+
+func TestAStaleMainPIDMaySpeakNoMore(t *testing.T) {
+	h := newHarness(t, 1, withNotify(Notify{MainOnly: true}))
+	h.ops.parent = map[int]int{200: 100}
+	h.say(100, notify.Message{MainPID: 200})
+	delete(h.ops.parent, 200) // it exited; its pid may be reused outside
+	h.say(200, notify.Message{Ready: true})
+	if s := h.status(); s.ChildReady || s.Rejected[healthz.RejectAccess] != 1 {
+		t.Fatalf("ready %v, rejected %v: a MAINPID that left the tree still spoke", s.ChildReady, s.Rejected)
+	}
+}
+
+func TestAFailedChildSaysWhyItIsNotReady(t *testing.T) {
+	h := newHarness(t, 1, withNotify(Notify{Timeout: time.Second}))
+	h.advance()
+	h.say(100, notify.Message{Ready: true}) // too late: counted, not taken
+	s := h.status()
+	if s.ChildReady || s.NotifyCounts[healthz.NotifyReady] != 1 || !strings.Contains(s.NotReadyWhy, "failed: not ready 1s after its start") {
+		t.Fatalf("ready %v, count %d, why %q", s.ChildReady, s.NotifyCounts[healthz.NotifyReady], s.NotReadyWhy)
 	}
 }
