@@ -39,7 +39,7 @@ func (r *run) stop(want int) {
 }
 
 func TestNotifyReadyAfterASecond(t *testing.T) {
-	r, port := notifyRun(t, nil, "env", "print:started", "sleep:1s", "send:READY=1\nSTATUS=serving", "print:sent", "wait")
+	r, port := notifyRun(t, nil, "env", "print:started", "sleep:1s", "dial:READY=1\nSTATUS=serving", "print:sent", "wait")
 	env := r.line(10 * time.Second)
 	if !regexp.MustCompile(`^NOTIFY_SOCKET=@tinit-notify-[0-9a-f]{16} WATCHDOG_USEC=$`).MatchString(env) {
 		t.Fatalf("the child's environment: %q", env)

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 // protocol would:
 //
 //	send:PAYLOAD   send PAYLOAD ("\n" in it is a newline) to $NOTIFY_SOCKET
+//	dial:PAYLOAD   the same, with the README's one line of Go
 //	sleep:DUR      sleep
 //	await:PATH     wait until PATH exists (the test's go-ahead)
 //	print:TEXT     print TEXT on stdout
@@ -47,6 +49,14 @@ func helperNotify(steps []string) {
 		switch verb {
 		case "send":
 			send([]byte(strings.ReplaceAll(arg, `\n`, "\n")), nil)
+		case "dial":
+			if c, err := net.Dial("unixgram", os.Getenv("NOTIFY_SOCKET")); err == nil {
+				c.Write([]byte(strings.ReplaceAll(arg, `\n`, "\n")))
+				c.Close()
+			} else {
+				fmt.Fprintln(os.Stderr, "notify helper: dial:", err)
+				os.Exit(3)
+			}
 		case "sleep":
 			d, _ := time.ParseDuration(arg)
 			time.Sleep(d)
