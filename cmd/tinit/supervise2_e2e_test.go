@@ -460,6 +460,12 @@ func TestJobControl(t *testing.T) {
 		if !waitFor(5*time.Second, func() bool { return stopped(tinit) && stopped(child) }) {
 			t.Fatalf("after the background read: tinit in state %q, its child in %q; want both T", procState(tinit), procState(child))
 		}
+		// The shell must have seen the job stop before fg, or fg finds a
+		// job it still takes for running and sends no SIGCONT (once in a
+		// cold-cache CI run). It says so before its next prompt.
+		s.send("\n")
+		s.expect("Stopped", 5*time.Second)
+		s.expect("jc$ ", 5*time.Second)
 		s.fgAndFinish(t, tinit, child)
 	})
 	t.Run("in an orphaned process group Ctrl-Z stops the child but never tinit, which nothing would continue", func(t *testing.T) {
