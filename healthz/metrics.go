@@ -75,17 +75,13 @@ func writeMetrics(b *bytes.Buffer, sc metricsInput) {
 	family(b, "tinit_notify_messages_total", counter, "Keys received on the notify socket from allowed senders, by type (unknown: keys tinit does not act on).")
 	if s.Notify {
 		for k, n := range s.NotifyCounts {
-			b.WriteString(`tinit_notify_messages_total{type="` + notifyKindNames[k] + `"} `)
-			b.Write(strconv.AppendUint(b.AvailableBuffer(), n, 10))
-			b.WriteByte('\n')
+			sampleLabelled(b, "tinit_notify_messages_total", "type", notifyKindNames[k], n)
 		}
 	}
 	family(b, "tinit_notify_rejected_total", counter, "Notify datagrams dropped, by reason: access (a sender --notify-access does not allow, or gone), malformed, oversized.")
 	if s.Notify {
 		for k, n := range s.Rejected {
-			b.WriteString(`tinit_notify_rejected_total{reason="` + rejectNames[k] + `"} `)
-			b.Write(strconv.AppendUint(b.AvailableBuffer(), n, 10))
-			b.WriteByte('\n')
+			sampleLabelled(b, "tinit_notify_rejected_total", "reason", rejectNames[k], n)
 		}
 	}
 	family(b, "tinit_watchdog_last_ping_timestamp_seconds", gauge, "Time of the current main child's last WATCHDOG=1 in seconds since the Unix epoch; absent before the first.")
@@ -109,13 +105,7 @@ func writeMetrics(b *bytes.Buffer, sc metricsInput) {
 		if s.Forwarded[n] == 0 {
 			continue
 		}
-		// Signal names are plain ASCII letters, digits, '+' and spaces
-		// ("SIGRTMIN+3"): none needs escaping in a label value.
-		b.WriteString(`tinit_signals_forwarded_total{signal="`)
-		b.WriteString(signals.Name(unix.Signal(n)))
-		b.WriteString(`"} `)
-		b.Write(strconv.AppendUint(b.AvailableBuffer(), s.Forwarded[n], 10))
-		b.WriteByte('\n')
+		sampleLabelled(b, "tinit_signals_forwarded_total", "signal", signals.Name(unix.Signal(n)), s.Forwarded[n])
 	}
 
 	age := 0.0
@@ -197,6 +187,15 @@ func family(b *bytes.Buffer, name, typ, help string) {
 func sampleInt(b *bytes.Buffer, name string, v int64) {
 	b.WriteString(name + " ")
 	b.Write(strconv.AppendInt(b.AvailableBuffer(), v, 10))
+	b.WriteByte('\n')
+}
+
+// sampleLabelled writes one series of a family with one label whose
+// value is one of tinit's own names (a signal's, "SIGRTMIN+3"; a notify
+// kind): plain ASCII letters, digits and '+', which need no escaping.
+func sampleLabelled(b *bytes.Buffer, name, label, value string, v uint64) {
+	b.WriteString(name + "{" + label + `="` + value + `"} `)
+	b.Write(strconv.AppendUint(b.AvailableBuffer(), v, 10))
 	b.WriteByte('\n')
 }
 

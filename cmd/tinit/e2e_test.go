@@ -712,22 +712,7 @@ func TestTerminalForegroundGroup(t *testing.T) {
 // childOf returns the first child of pid, waiting for it to appear.
 func childOf(t *testing.T, pid int) int {
 	t.Helper()
-	// children is kept per thread, and a Go program forks from any of
-	// its threads: look at them all.
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-		for _, p := range tasks {
-			b, _ := os.ReadFile(p)
-			if f := strings.Fields(string(b)); len(f) > 0 {
-				c, _ := strconv.Atoi(f[0])
-				return c
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("process %d has no child", pid)
-	return 0
+	return childWhere(t, pid, "child", func(int) bool { return true })
 }
 
 // mainChildOf returns the child of tinit pid that leads its own process
@@ -735,21 +720,32 @@ func childOf(t *testing.T, pid int) int {
 // lists those among its children too, in no useful order).
 func mainChildOf(t *testing.T, pid int) int {
 	t.Helper()
+	return childWhere(t, pid, "child leading its own group", func(c int) bool {
+		pg, err := unix.Getpgid(c)
+		return err == nil && pg == c
+	})
+}
+
+// childWhere returns the first child of pid that match takes, waiting
+// for one to appear; what names it in the failure.
+func childWhere(t *testing.T, pid int, what string, match func(int) bool) int {
+	t.Helper()
+	// children is kept per thread, and a Go program forks from any of
+	// its threads: look at them all.
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
 		for _, p := range tasks {
 			b, _ := os.ReadFile(p)
 			for _, f := range strings.Fields(string(b)) {
-				c, _ := strconv.Atoi(f)
-				if pg, err := unix.Getpgid(c); err == nil && pg == c {
+				if c, _ := strconv.Atoi(f); match(c) {
 					return c
 				}
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("process %d has no child leading its own group", pid)
+	t.Fatalf("process %d has no %s", pid, what)
 	return 0
 }
 
