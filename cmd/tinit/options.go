@@ -356,19 +356,12 @@ func lookupShort(c byte) *option {
 	return nil
 }
 
-// variables lists every variable the rows read: the TINIT_* ones, then
-// the other inits' ones.
+// variables lists every variable the rows read: each option's TINIT_*
+// one, then the other inits' it honours.
 func variables() []string {
 	var out []string
-	for _, o := range options {
-		if o.env != "" {
-			out = append(out, o.env)
-		}
-	}
-	for _, o := range options {
-		for _, a := range o.alias {
-			out = append(out, a.name)
-		}
+	for i := range options {
+		out = append(out, options[i].variables()...)
 	}
 	return out
 }

@@ -508,12 +508,18 @@ func (m *machine) releaseHeld() {
 // or not (escalation must not leave its helpers behind), and to the child
 // itself, which may have moved to a group of its own.
 func (m *machine) killMain() {
+	m.sigkillChild()
+	m.markKilled()
+}
+
+// sigkillChild sends SIGKILL to the main child's group and to the child
+// itself.
+func (m *machine) sigkillChild() {
 	for _, target := range []int{-m.child.Pid, m.child.Pid} {
 		if err := m.ops.Kill(target, unix.SIGKILL); err != nil && !errors.Is(err, proc.ErrNoProcess) {
 			m.log.Warn(err)
 		}
 	}
-	m.markKilled()
 }
 
 // giveUp ends tinit although processes it killed are still there.

@@ -252,11 +252,7 @@ func (w *childWord) notReadyWhy() string {
 func (m *machine) killFailed() {
 	m.log.WithFields(logrus.Fields{"signal": "SIGKILL", "group": m.child.Pid, "grace": m.cfg.Grace.String()}).
 		Warn("the failed main child outlived the grace period: killing its group")
-	for _, target := range []int{-m.child.Pid, m.child.Pid} {
-		if err := m.ops.Kill(target, unix.SIGKILL); err != nil && !errors.Is(err, proc.ErrNoProcess) {
-			m.log.Warn(err)
-		}
-	}
+	m.sigkillChild()
 	// Its own KillWait, not markKilled's: a restarted generation's
 	// drain must not inherit a SIGKILL deadline long past.
 	m.to(failKilling, m.clock.Now().Add(KillWait))
