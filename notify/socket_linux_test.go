@@ -44,6 +44,17 @@ func closeT(t *testing.T, s *Socket) error {
 	}
 }
 
+// waitReturned fails the test with msg unless returned is closed within
+// the bounded wait.
+func waitReturned(t *testing.T, returned <-chan struct{}, msg string) {
+	t.Helper()
+	select {
+	case <-returned:
+	case <-time.After(wait):
+		t.Fatal(msg)
+	}
+}
+
 // runT starts Run on s; the test fails if Run has not returned within a
 // bounded wait after the socket is closed.
 func runT(t *testing.T, s *Socket, out chan Message) (returned <-chan struct{}) {
@@ -435,11 +446,7 @@ func TestRunReturnsAfterClose(t *testing.T) {
 		s := listenT(t, "")
 		returned := runT(t, s, make(chan Message))
 		closeT(t, s)
-		select {
-		case <-returned:
-		case <-time.After(wait):
-			t.Fatal("Run still running after Close")
-		}
+		waitReturned(t, returned, "Run still running after Close")
 	})
 	t.Run("while blocked on a full channel", func(t *testing.T) {
 		s := listenT(t, "")
@@ -455,21 +462,13 @@ func TestRunReturnsAfterClose(t *testing.T) {
 			t.Errorf("after Close returned, Run sent %+v", m)
 		case <-time.After(100 * time.Millisecond):
 		}
-		select {
-		case <-returned:
-		case <-time.After(wait):
-			t.Fatal("Run still running after Close")
-		}
+		waitReturned(t, returned, "Run still running after Close")
 	})
 	t.Run("when started after Close", func(t *testing.T) {
 		s := listenT(t, "")
 		closeT(t, s)
 		returned := runT(t, s, make(chan Message))
-		select {
-		case <-returned:
-		case <-time.After(wait):
-			t.Fatal("Run on a closed socket did not return")
-		}
+		waitReturned(t, returned, "Run on a closed socket did not return")
 	})
 }
 

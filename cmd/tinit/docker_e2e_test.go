@@ -214,13 +214,7 @@ func TestDockerOrphansLeaveNoZombie(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	top := dockerOut(t, "top", id, "-eo", "pid,stat,comm")
-	zombies := 0
-	for _, line := range strings.Split(top, "\n")[1:] {
-		if f := strings.Fields(line); len(f) >= 2 && strings.HasPrefix(f[1], "Z") {
-			zombies++
-		}
-	}
-	if zombies != 0 {
+	if zombies := topZombies(top); zombies != 0 {
 		t.Fatalf("%d zombies a second after 1,000 orphans:\n%s", zombies, top)
 	}
 }
@@ -253,4 +247,15 @@ func TestDockerTerminal(t *testing.T) {
 	if n, _ := strconv.Atoi(pgrp); n < 2 {
 		t.Fatalf("pgrp %s", pgrp)
 	}
+}
+
+// topZombies counts the zombies in `docker top ID -eo pid,stat,comm`.
+func topZombies(top string) int {
+	n := 0
+	for _, line := range strings.Split(top, "\n")[1:] {
+		if f := strings.Fields(line); len(f) >= 2 && strings.HasPrefix(f[1], "Z") {
+			n++
+		}
+	}
+	return n
 }

@@ -218,13 +218,7 @@ func TestDockerRunInitWithInitPath(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 		top := d.out(t, "top", id, "-eo", "pid,stat,comm")
-		zombies := 0
-		for _, line := range strings.Split(top, "\n")[1:] {
-			if f := strings.Fields(line); len(f) >= 2 && strings.HasPrefix(f[1], "Z") {
-				zombies++
-			}
-		}
-		if zombies != 0 {
+		if zombies := topZombies(top); zombies != 0 {
 			t.Fatalf("%d zombies half a second after 200 orphans:\n%s", zombies, top)
 		}
 	})
