@@ -333,3 +333,37 @@ func TestNotifyFDFloodLeavesTinitItsDescriptors(t *testing.T) {
 	}
 	r.stop(143)
 }
+
+// TestNotifyGrandchildWithoutTinitsOwnProc: without a /proc of its own pid
+// namespace tinit cannot walk the main child's tree, and the tree is its
+// whole namespace: a grandchild's READY=1 counts, as the README's Python
+// sender (a child of the shell that runs it) needs.
+func TestNotifyGrandchildWithoutTinitsOwnProc(t *testing.T) {
+	requireNamespace(t)
+	tests := []struct{ name, umount string }{
+		// unshare --mount-proc mounted the namespace's /proc over the
+		// host's: unmounting it once shows the host's.
+		{"the parent namespace's /proc", "umount -l /proc"},
+		{"no /proc", "umount -l /proc && umount -l /proc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			port := freePort(t)
+			a, env := helper("notify", "spawn:send:READY=1,print:sent,wait", "wait")
+			argv := append(asPID1[:len(asPID1):len(asPID1)], "/bin/sh", "-c", tt.umount+` && exec "$0" "$@"`, tinitBin,
+				"--notify", "--health-addr", fmt.Sprintf("127.0.0.1:%d", port), "--")
+			r := startWrapped(t, []string{env}, append(argv, a...), nil)
+			if got := r.line(10 * time.Second); got != "sent" {
+				t.Fatalf("the grandchild said %q; stderr:\n%s", got, r.stderr)
+			}
+			waitCode(t, port, "/readyz", 200, 5*time.Second)
+			if m := scrapeSeries(t, port); m[`tinit_notify_rejected_total{reason="access"}`] != 0 {
+				t.Errorf("metrics: %v", m)
+			}
+			if msg := r.stderr.String(); !strings.Contains(msg, "level=warning") || !strings.Contains(msg, "pid namespace") {
+				t.Errorf("stderr does not warn how access is judged:\n%s", msg)
+			}
+			r.stop(143)
+		})
+	}
+}
