@@ -78,7 +78,7 @@ func writeMetrics(b *bytes.Buffer, sc metricsInput) {
 			sampleLabelled(b, "tinit_notify_messages_total", "type", notifyKindNames[k], n)
 		}
 	}
-	family(b, "tinit_notify_rejected_total", counter, "Notify datagrams dropped, by reason: access (a sender --notify-access does not allow, or gone), malformed, oversized.")
+	family(b, "tinit_notify_rejected_total", counter, "Notify datagrams dropped, by reason: access (a sender --notify-access does not allow, or gone), malformed, oversized, fds (more than 4 file descriptors passed).")
 	if s.Notify {
 		for k, n := range s.Rejected {
 			sampleLabelled(b, "tinit_notify_rejected_total", "reason", rejectNames[k], n)

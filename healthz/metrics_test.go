@@ -177,7 +177,7 @@ func TestMetricsParseAndCarryTheLoopsCounts(t *testing.T) {
 			update: func(s *Status) {
 				s.Phase, s.ChildUp, s.Notify, s.ChildReady = "running", true, true, true
 				s.NotifyCounts[NotifyReady], s.NotifyCounts[NotifyUnknown] = 2, 3
-				s.Rejected[RejectAccess] = 4
+				s.Rejected[RejectAccess], s.Rejected[RejectFDs] = 4, 5
 				s.WatchdogPing = t0
 			},
 			want: map[string]float64{
@@ -187,6 +187,7 @@ func TestMetricsParseAndCarryTheLoopsCounts(t *testing.T) {
 				series("tinit_notify_messages_total", "type", "STOPPING"):    0,
 				series("tinit_notify_rejected_total", "reason", "access"):    4,
 				series("tinit_notify_rejected_total", "reason", "oversized"): 0,
+				series("tinit_notify_rejected_total", "reason", "fds"):       5,
 				"tinit_watchdog_last_ping_timestamp_seconds":                 t0Unix,
 			},
 		},

@@ -56,10 +56,12 @@ const (
 	RejectMalformed
 	// RejectOversized: over 4096 bytes.
 	RejectOversized
+	// RejectFDs: more file descriptors passed than tinit takes (4).
+	RejectFDs
 	RejectKinds
 )
 
-var rejectNames = [RejectKinds]string{"access", "malformed", "oversized"}
+var rejectNames = [RejectKinds]string{"access", "malformed", "oversized", "fds"}
 
 // State guards the one Status the loop writes and the handlers read.
 type State struct {

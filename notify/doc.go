@@ -11,16 +11,21 @@
 //     is sent after Close returns. Nothing is kept between datagrams and
 //     there is no package-level state.
 //   - A datagram is taken whole or not at all. One over MaxSize (the kernel
-//     sets MSG_TRUNC) is dropped as "oversized", one that is not KEY=VALUE
-//     lines as "malformed", with nothing applied, so a half-garbled READY=1
+//     sets MSG_TRUNC) is dropped as "oversized", one with more than MaxFDs
+//     descriptors (MSG_CTRUNC) as "fds", one that is not KEY=VALUE lines
+//     as "malformed", with nothing applied, so a half-garbled READY=1
 //     never counts. Within a good datagram, a key tinit does not handle, or
 //     a known key with a value it does not take, is skipped and counted
 //     (Unknown): the protocol grows, and senders put MONOTONIC_USEC or
 //     BARRIER=1 next to the keys that matter.
-//   - Descriptors are never kept. Every one passed with a datagram
-//     (FDSTORE=1, sd_notify_barrier), bad datagrams included, is closed
-//     before the Message is sent and only counted (FDs). Closing it is what
-//     releases a sender waiting in sd_notify_barrier.
+//   - Descriptors are never kept, and at most MaxFDs come in at once. Any
+//     process that reaches the socket may pass them, before anyone judges
+//     its pid; the control buffer has room for MaxFDs, so the kernel
+//     installs no more and releases the rest without putting them in
+//     tinit's table, which no sender can fill. Every one received, bad
+//     datagrams included, is closed before the Message is sent and only
+//     counted (FDs). Closing it is what releases a sender waiting in
+//     sd_notify_barrier.
 //   - Nothing leaks into the child. The socket is close-on-exec, so the
 //     child never inherits it: it gets the address, not the descriptor.
 //     Passed descriptors are close-on-exec from the moment they arrive, so

@@ -13,10 +13,19 @@ import (
 // dropped whole rather than half-read.
 const MaxSize = 4096
 
+// MaxFDs is the most file descriptors a datagram may bring. Any process
+// that reaches the socket may pass them, before the supervisor can judge
+// who it is, and each one received takes a slot of tinit's table until it
+// is closed: with room for SCM_MAX_FD (253), a flood filled a table under
+// RLIMIT_NOFILE 256 and the next restart failed (EMFILE). sd_notify_barrier
+// passes one; a datagram with more is dropped whole.
+const MaxFDs = 4
+
 // Why a datagram was dropped (Message.Bad).
 const (
 	BadOversized = "oversized" // over MaxSize: the kernel set MSG_TRUNC
 	BadMalformed = "malformed" // Parse failed: not KEY=VALUE lines
+	BadFDs       = "fds"       // over MaxFDs: the kernel set MSG_CTRUNC
 )
 
 // Message is what one datagram said. A dropped datagram (Bad != "") carries
@@ -27,8 +36,8 @@ type Message struct {
 	// in a pid namespace tinit cannot see, or the datagram arrived before
 	// SO_PASSCRED was set).
 	Pid int
-	// Bad is empty for a datagram that was parsed; otherwise BadOversized
-	// or BadMalformed.
+	// Bad is empty for a datagram that was parsed; otherwise BadOversized,
+	// BadMalformed or BadFDs.
 	Bad string
 
 	Ready     bool // READY=1
@@ -48,8 +57,10 @@ type Message struct {
 	// value tinit does not take (READY=0, MAINPID=abc).
 	Unknown int
 
-	// FDs counts the file descriptors that came with the datagram
-	// (SCM_RIGHTS). They are closed before the Message is sent.
+	// FDs counts the file descriptors received with the datagram
+	// (SCM_RIGHTS), at most MaxFDs: a BadFDs datagram's others were
+	// released by the kernel, never received. They are closed before the
+	// Message is sent.
 	FDs int
 }
 

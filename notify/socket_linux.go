@@ -16,11 +16,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// oobSize holds the sender's credentials and as many descriptors as one
-// datagram can carry (SCM_MAX_FD, 253). Descriptors that did not fit would
-// be discarded by the kernel, which is fine, since none are kept anyway;
-// room for all of them only lets FDs count them.
-var oobSize = unix.CmsgSpace(unix.SizeofUcred) + unix.CmsgSpace(253*4)
+// oobSize holds the sender's credentials and MaxFDs descriptors. The
+// kernel installs only the descriptors that fit, releases the others
+// without ever putting them in tinit's table, and sets MSG_CTRUNC.
+var oobSize = unix.CmsgSpace(unix.SizeofUcred) + unix.CmsgSpace(MaxFDs*4)
 
 // Read errors other than a closed socket are retried after a pause that
 // doubles from retryMin to retryMax: a transient one (ENOMEM, ENOBUFS)
@@ -266,6 +265,11 @@ func receive(payload, oob []byte, flags int) Message {
 	pid, fds := release(oob)
 	var m Message
 	switch {
+	case flags&unix.MSG_CTRUNC != 0:
+		// More descriptors than oobSize holds (or than RLIMIT_NOFILE let
+		// in): the kernel released the rest. A sender that passes that
+		// many is not speaking this protocol.
+		m.Bad = BadFDs
 	case flags&unix.MSG_TRUNC != 0:
 		// The kernel cut the datagram to MaxSize: the rest of it is gone,
 		// and half a message is not applied.

@@ -347,8 +347,12 @@ func TestDatagramsBecomeMessages(t *testing.T) {
 			2, Message{Pid: pid, Bad: BadMalformed, FDs: 2}},
 		{"an oversized datagram's fds are counted", strings.Repeat("x", 5000),
 			1, Message{Pid: pid, Bad: BadOversized, FDs: 1}},
-		{"as many fds as one datagram can carry", "BARRIER=1",
-			253, Message{Pid: pid, Unknown: 1, FDs: 253}},
+		{"MaxFDs fds are taken", "READY=1\nBARRIER=1",
+			MaxFDs, Message{Pid: pid, Ready: true, Unknown: 1, FDs: MaxFDs}},
+		{"one fd more drops the datagram whole", "READY=1",
+			MaxFDs + 1, Message{Pid: pid, Bad: BadFDs, FDs: MaxFDs}},
+		{"as many fds as one datagram can carry: the kernel installs MaxFDs", "READY=1",
+			253, Message{Pid: pid, Bad: BadFDs, FDs: MaxFDs}},
 	}
 	sockets(t, func(t *testing.T, s *Socket) {
 		out := make(chan Message, 1)

@@ -130,7 +130,8 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 		need++ // the listener
 	}
 	if st != nil && st.Notify.On {
-		need++ // the notify socket
+		// The socket, and what one datagram may pass until it is closed.
+		need += 1 + notify.MaxFDs
 	}
 	err := checkFDs(need)
 	if err == nil && st != nil && st.health.src != "" {
@@ -302,10 +303,11 @@ func leaveWorkingDir(log *logrus.Logger) string {
 // PROGRAM: two for the Go runtime's poller (an epoll and its wake-up
 // eventfd, opened with the first timer) and two for the pipe that carries
 // a failed exec's error back from the child. The health endpoint's
-// listener needs one more. Measured: with RLIMIT_NOFILE at 4 the runtime
-// died opening its poller (a stack trace, exit 2), at 5 and 6 the child's
-// start failed with EMFILE (exit 126, as if PROGRAM were not executable),
-// at 7 (stdio and these four) everything ran.
+// listener needs one more, --notify five (its socket and the notify.MaxFDs
+// a datagram may pass). Measured: with RLIMIT_NOFILE at 4 the runtime died
+// opening its poller (a stack trace, exit 2), at 5 and 6 the child's start
+// failed with EMFILE (exit 126, as if PROGRAM were not executable), at 7
+// (stdio and these four) everything ran.
 const fdHeadroom = 4
 
 // fdProbe is what --healthcheck needs: the poller's two and a socket.

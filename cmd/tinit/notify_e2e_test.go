@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -237,5 +238,132 @@ func TestNotifySocketProblemsStopBeforeTheChild(t *testing.T) {
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("the child ran")
+	}
+}
+
+// TestNotifyFDFloodLeavesTinitItsDescriptors: any process that reaches the
+// socket may pass descriptors with its datagrams, before any access check
+// (here the test itself, from outside tinit's pid namespace). Under
+// RLIMIT_NOFILE 256, a flood of datagrams carrying 253 each must not take
+// the descriptors tinit needs to restart its child, nor fill its table.
+func TestNotifyFDFloodLeavesTinitItsDescriptors(t *testing.T) {
+	requireNamespace(t)
+	port := freePort(t)
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	// The shell lowers the limit and execs tinit as PID 1. The child exits
+	// every 50ms: each restart needs a pipe for a failed exec's error.
+	argv := append(asPID1[:len(asPID1):len(asPID1)], "/bin/sh", "-c", `ulimit -n 256 && exec "$0" "$@"`, tinitBin,
+		"--notify", "--notify-socket", sock, "--health-addr", fmt.Sprintf("127.0.0.1:%d", port),
+		"--restart", "always", "--backoff", "10ms", "--backoff-max", "10ms", "--", "/bin/sh", "-c", "sleep 0.05")
+	r := startWrapped(t, nil, argv, nil)
+	waitCode(t, port, "/healthz", 200, 10*time.Second)
+	pid := r.tinitPid()
+	before := fdCount(pid)
+
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	fds := make([]int, 253) // SCM_MAX_FD: as many as one datagram carries
+	for i := range fds {
+		fds[i] = p[0]
+	}
+	oob := unix.UnixRights(fds...)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	type result struct {
+		n   int   // datagrams sent
+		err error // why sending stopped early
+	}
+	sent := make(chan result, 1)
+	go func() {
+		n, end := 0, time.Now().Add(2*time.Second)
+		for time.Now().Before(end) {
+			// Not blocking: a tinit that stopped reading must not hang the test.
+			err := unix.Sendmsg(fd, []byte("FDSTORE=1"), oob, &unix.SockaddrUnix{Name: sock}, unix.MSG_DONTWAIT)
+			switch {
+			case err == nil:
+				n++
+			case errors.Is(err, unix.EAGAIN):
+				time.Sleep(100 * time.Microsecond)
+			default:
+				sent <- result{n, err}
+				return
+			}
+		}
+		sent <- result{n, nil}
+	}()
+	// Every count, not fdCount's least of three: the flood's descriptors
+	// live only between tinit's recvmsg and its close.
+	peak := before
+	var res result
+	for flooding := true; flooding; {
+		select {
+		case res = <-sent:
+			flooding = false
+		default:
+			if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err == nil {
+				peak = max(peak, len(ents))
+			}
+		}
+	}
+	n := res.n
+	if res.err != nil {
+		// The socket is gone: tinit has exited, or is exiting.
+		t.Fatalf("after %d datagrams of 253 fds (tinit's fds: %d before, at most %d during): send: %v; tinit exit %d; stderr:\n%s",
+			n, before, peak, res.err, r.exitCode(10*time.Second), r.stderr)
+	}
+	t.Logf("%d datagrams of 253 fds; tinit's fds: %d before, at most %d during", n, before, peak)
+	restarts := scrapeSeries(t, port)["tinit_child_restarts_total"]
+	if !waitFor(5*time.Second, func() bool { return scrapeSeries(t, port)["tinit_child_restarts_total"] >= restarts+2 }) {
+		t.Fatalf("no restart after the flood; stderr:\n%s", r.stderr)
+	}
+	if peak > before+32 {
+		t.Errorf("tinit's fd count rose from %d to %d during the flood", before, peak)
+	}
+	if !waitFor(5*time.Second, func() bool {
+		return scrapeSeries(t, port)[`tinit_notify_rejected_total{reason="fds"}`] == float64(n)
+	}) {
+		t.Errorf("rejections: %v, want %d for fds", scrapeSeries(t, port), n)
+	}
+	r.stop(143)
+}
+
+// TestNotifyGrandchildWithoutTinitsOwnProc: without a /proc of its own pid
+// namespace tinit cannot walk the main child's tree, and the tree is its
+// whole namespace: a grandchild's READY=1 counts, as the README's Python
+// sender (a child of the shell that runs it) needs.
+func TestNotifyGrandchildWithoutTinitsOwnProc(t *testing.T) {
+	requireNamespace(t)
+	tests := []struct{ name, umount string }{
+		// unshare --mount-proc mounted the namespace's /proc over the
+		// host's: unmounting it once shows the host's.
+		{"the parent namespace's /proc", "umount -l /proc"},
+		{"no /proc", "umount -l /proc && umount -l /proc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			port := freePort(t)
+			a, env := helper("notify", "spawn:send:READY=1,print:sent,wait", "wait")
+			argv := append(asPID1[:len(asPID1):len(asPID1)], "/bin/sh", "-c", tt.umount+` && exec "$0" "$@"`, tinitBin,
+				"--notify", "--health-addr", fmt.Sprintf("127.0.0.1:%d", port), "--")
+			r := startWrapped(t, []string{env}, append(argv, a...), nil)
+			if got := r.line(10 * time.Second); got != "sent" {
+				t.Fatalf("the grandchild said %q; stderr:\n%s", got, r.stderr)
+			}
+			waitCode(t, port, "/readyz", 200, 5*time.Second)
+			if m := scrapeSeries(t, port); m[`tinit_notify_rejected_total{reason="access"}`] != 0 {
+				t.Errorf("metrics: %v", m)
+			}
+			if msg := r.stderr.String(); !strings.Contains(msg, "level=warning") || !strings.Contains(msg, "pid namespace") {
+				t.Errorf("stderr does not warn how access is judged:\n%s", msg)
+			}
+			r.stop(143)
+		})
 	}
 }

@@ -25,6 +25,8 @@ import (
 //	fds:N          send READY=1 with N file descriptors (pipes' read ends)
 //	orphan:STEPS   run STEPS ("," between them) in a process re-parented to
 //	               tinit, out of this one's tree
+//	spawn:STEPS    run STEPS ("," between them) in a child of this one, a
+//	               grandchild of tinit, and go on without waiting for it
 //	ping:DUR       send WATCHDOG=1 every DUR, for ever
 //	exec:CMD       exec sh -c CMD in place (same pid; a shell takes SIGABRT
 //	               at its default, where the Go runtime would dump and exit 2)
@@ -86,6 +88,16 @@ func helperNotify(steps []string) {
 			c := exec.Command("/proc/self/exe", strings.Split(arg, ",")...)
 			c.Env = append(os.Environ(), helperEnv+"=notify-orphan")
 			c.Run()
+		case "spawn":
+			// os.Args[0], not /proc/self/exe: a test may run this
+			// without /proc.
+			c := exec.Command(os.Args[0], strings.Split(arg, ",")...)
+			c.Env = append(os.Environ(), helperEnv+"=notify")
+			c.Stdout, c.Stderr = os.Stdout, os.Stderr
+			if err := c.Start(); err != nil {
+				fmt.Fprintln(os.Stderr, "notify helper: spawn:", err)
+				os.Exit(3)
+			}
 		case "ping":
 			d, _ := time.ParseDuration(arg)
 			for {

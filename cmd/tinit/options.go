@@ -280,6 +280,7 @@ var options = []option{
 		}},
 	{long: "notify-access", env: "TINIT_NOTIFY_ACCESS", kind: value, value: "WHO", def: "tree",
 		help: "with --notify: who may speak for the child: tree (the main child and its descendants) or main (the main child, or its MAINPID)",
+		more: "without a /proc of tinit's own, tree is every process in tinit's pid namespace",
 		set: func(c *conf, in input) {
 			switch strings.TrimSpace(in.vals[0]) {
 			case "tree":

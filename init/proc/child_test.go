@@ -163,3 +163,40 @@ func TestStartErrorCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestInNamespace is InTree's rule without a /proc of tinit's own: any
+// live process of the pid namespace, pid 1 and the caller aside.
+func TestInNamespace(t *testing.T) {
+	live, err := os.StartProcess("/bin/sleep", []string{"sleep", "10"}, &os.ProcAttr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Wait()
+	defer live.Kill()
+	gone, err := os.StartProcess("/bin/true", []string{"true"}, &os.ProcAttr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone.Wait()
+	tests := []struct {
+		name string
+		pid  int
+		want bool
+	}{
+		{"a live child", live.Pid, true},
+		{"a process that is not below the caller", os.Getppid(), true},
+		{"the caller itself", os.Getpid(), false},
+		{"pid 1", 1, false},
+		{"pid 0 (a sender in another namespace)", 0, false},
+		{"a negative pid (a group, to kill(2))", -live.Pid, false},
+		{"a child that exited and was reaped", gone.Pid, false},
+		{"a pid that does not exist", 1 << 22, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := inNamespace(tt.pid); got != tt.want {
+				t.Errorf("inNamespace(%d) = %v, want %v", tt.pid, got, tt.want)
+			}
+		})
+	}
+}

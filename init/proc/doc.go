@@ -15,5 +15,9 @@
 //     foreground when tinit's group, or the previous child's, holds it.
 //   - Leftovers are found by their parent chain in /proc, or reached with
 //     kill(-1) as PID 1, and never include tinit itself.
+//   - /proc is read only when it is tinit's own pid namespace's (OwnProc):
+//     another namespace's pids name other processes. Without it, leftovers
+//     are reached with kill(-1) as PID 1, and InTree's tree is every live
+//     process of tinit's pid namespace but tinit.
 //   - Errors name the operation and its input.
 package proc

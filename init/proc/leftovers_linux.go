@@ -27,7 +27,7 @@ import (
 // another one mounted its pids would name other processes, so kill(-1) it
 // is, skip or not.
 func SignalLeftovers(sig unix.Signal, self int, skip []int) (int, error) {
-	if self == 1 && (len(skip) == 0 || !ownProc()) {
+	if self == 1 && (len(skip) == 0 || !OwnProc()) {
 		err := unix.Kill(-1, sig)
 		if errors.Is(err, unix.ESRCH) {
 			return 0, nil
@@ -47,9 +47,10 @@ func SignalLeftovers(sig unix.Signal, self int, skip []int) (int, error) {
 	return n, err
 }
 
-// ownProc reports whether /proc belongs to tinit's PID namespace: there,
-// /proc/self names tinit's own pid.
-func ownProc() bool {
+// OwnProc reports whether /proc belongs to tinit's PID namespace: there,
+// /proc/self names tinit's own pid. Not mounted, or another namespace's,
+// it names no process of tinit's, or the wrong one.
+func OwnProc() bool {
 	self, err := os.Readlink("/proc/self")
 	return err == nil && self == strconv.Itoa(os.Getpid())
 }
@@ -151,7 +152,18 @@ const maxDepth = 4096
 // cannot be read) is in no tree; neither is a zombie, which has exited
 // and only waits for its parent to reap it: when a sender is in the tree
 // must not depend on how soon its parent reaps.
+//
+// The walk needs a /proc of tinit's own pid namespace, as SignalLeftovers'
+// does: without one there is no tree to walk, and the tree is taken to be
+// tinit's whole namespace (inNamespace). Refusing everyone instead would
+// refuse the main child's own helpers for ever, the shell's python sender
+// of the README among them. The pids judged are in tinit's namespace:
+// SCM_CREDENTIALS gives a sender's as the kernel translated it for tinit,
+// 0 for one outside.
 func InTree(pid, root int) bool {
+	if !OwnProc() {
+		return pid == root || inNamespace(pid)
+	}
 	for i := 0; i < maxDepth && pid > 1; i++ {
 		if pid == root {
 			return true
@@ -163,4 +175,17 @@ func InTree(pid, root int) bool {
 		pid = p.ppid
 	}
 	return pid == root
+}
+
+// inNamespace reports whether pid names a live process in tinit's pid
+// namespace: kill(pid, 0) finds it (EPERM: one tinit may not signal).
+// Neither tinit nor pid 1 counts (tinit, or the namespace's own init when
+// tinit is not PID 1: the walk in /proc never counts it either). A zombie
+// does: without /proc it cannot be told from a live process.
+func inNamespace(pid int) bool {
+	if pid <= 1 || pid == os.Getpid() {
+		return false
+	}
+	err := unix.Kill(pid, 0)
+	return err == nil || errors.Is(err, unix.EPERM)
 }

@@ -125,7 +125,10 @@
 // in running (failing at once); it moves running's deadline: READY=1 ends
 // --notify-timeout and arms the watchdog, WATCHDOG=1 re-arms it. Messages
 // count only from the main child's tree (--notify-access tree) or the main
-// child and its MAINPID (main); a restarted child starts unready. A child
+// child and its MAINPID (main); a restarted child starts unready. Without
+// a /proc of tinit's own there is no tree to walk, and the tree is every
+// process in tinit's pid namespace (proc.InTree): Run says so once, at
+// warn level, since each refused message is logged at debug only. A child
 // that failed this way is a failure for --restart whatever its exit
 // status, though tinit sent the signal: on-failure restarts it, never
 // exits with its code (134 after SIGABRT), and with 1 when that code is

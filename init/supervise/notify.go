@@ -117,6 +117,9 @@ func (m *machine) onNotify(msg notify.Message) {
 	case "oversized":
 		m.reject(healthz.RejectOversized, msg, "notify: dropped a datagram over 4096 bytes")
 		return
+	case "fds":
+		m.reject(healthz.RejectFDs, msg, "notify: dropped a datagram that passed more than 4 file descriptors")
+		return
 	default:
 		m.reject(healthz.RejectMalformed, msg, "notify: dropped a datagram that is not KEY=VALUE lines")
 		return

@@ -59,6 +59,7 @@ func TestReadinessFollowsTheChildsWord(t *testing.T) {
 		{"a process outside the tree does not", []step{{300, notify.Message{Ready: true}, false}}},
 		{"nor one in another pid namespace (pid 0)", []step{{0, notify.Message{Ready: true}, false}}},
 		{"nor a malformed datagram", []step{{100, notify.Message{Bad: "malformed"}, false}}},
+		{"nor one that passed too many fds", []step{{100, notify.Message{Bad: "fds", Ready: true}, false}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,11 +83,12 @@ func TestNotifyAccessAndCounts(t *testing.T) {
 	h.say(200, notify.Message{Ready: true}) // MAINPID may speak now
 	h.say(100, notify.Message{Bad: "oversized"})
 	h.say(100, notify.Message{Bad: "malformed"})
+	h.say(100, notify.Message{Bad: "fds", FDs: 4})
 	s := h.status()
 	if !s.ChildReady || s.AppStatus != "up" {
 		t.Fatalf("ready %v, status %q: MAINPID's READY=1 was not taken", s.ChildReady, s.AppStatus)
 	}
-	want := [healthz.RejectKinds]uint64{healthz.RejectAccess: 1, healthz.RejectMalformed: 1, healthz.RejectOversized: 1}
+	want := [healthz.RejectKinds]uint64{healthz.RejectAccess: 1, healthz.RejectMalformed: 1, healthz.RejectOversized: 1, healthz.RejectFDs: 1}
 	if s.Rejected != want {
 		t.Errorf("rejected %v, want %v", s.Rejected, want)
 	}

@@ -12,6 +12,10 @@ import (
 // returns how tinit should exit.
 func Run(cfg Config, sigs Signals) Result {
 	self := os.Getpid()
+	if cfg.Notify.On && !proc.OwnProc() {
+		// Said once, here: each message judged so is logged at debug only.
+		cfg.Log.Warn("notify: /proc is not tinit's own (not mounted, or another pid namespace's): any process in tinit's pid namespace counts as in the main child's tree, for --notify-access tree and MAINPID=")
+	}
 	return run(cfg, sigs, osOps{self: self}, wallClock{}, self, heartbeat{})
 }
 
