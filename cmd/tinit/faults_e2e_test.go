@@ -5,10 +5,16 @@ package main_test
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Item 1: a --notify failure gives the child's group the stop signal once.
@@ -52,4 +58,136 @@ while [ ! -e %[2]s/ready.$$ ]; do sleep 0.01; done; echo ready; while :; do slee
 			}
 		})
 	}
+}
+
+// eagain is how a fork that failed with EAGAIN reads in tinit's log.
+const eagain = "resource temporarily unavailable"
+
+// setPids sets a control file (pids.max) of the cgroup whose
+// cgroup.procs is procs.
+func setPids(t *testing.T, procs, name, value string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(filepath.Dir(procs), name), []byte(value), 0o644); err != nil {
+		t.Fatalf("set %s to %s: %v", name, value, err)
+	}
+}
+
+// pidsCurrent is how many tasks (threads included) the cgroup whose
+// cgroup.procs is procs holds.
+func pidsCurrent(t *testing.T, procs string) int {
+	t.Helper()
+	n, err := strconv.Atoi(strings.TrimSpace(readFile(filepath.Join(filepath.Dir(procs), "pids.current"))))
+	if err != nil {
+		t.Fatalf("read pids.current: %v", err)
+	}
+	return n
+}
+
+// inChdir reports whether a thread of pid is in chdir(2) now.
+func inChdir(pid int) bool {
+	calls, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+	for _, p := range calls {
+		if f := strings.Fields(readFile(p)); len(f) > 0 && f[0] == strconv.Itoa(unix.SYS_CHDIR) {
+			return true
+		}
+	}
+	return false
+}
+
+// inPidsCgroup is argv run as PID 1 of a fresh namespace, with everything
+// from unshare down in the cgroup whose cgroup.procs is procs: the shell
+// joins it, then becomes unshare.
+func inPidsCgroup(procs string, argv ...string) []string {
+	return append([]string{"/bin/sh", "-c", `echo $$ > "$0" && exec "$@"`, procs}, append(asPID1[:len(asPID1):len(asPID1)], argv...)...)
+}
+
+// Item 3: a fork that fails for want of resources (EAGAIN under a full
+// pids cgroup) is a failed start, not a PROGRAM that cannot run. Before
+// the fix tinit exited 126 on it, whatever --restart said.
+//
+// A cgroup is full when pids.current reaches pids.max; the tests lower
+// pids.max to what is there rather than fill it with a process that forks:
+// the same state for fork(2), and no race with tinit's own threads. Those
+// are all made before the first child (threads_linux.go), and tinit needs
+// no other.
+func TestForkFailureIsAResourceError(t *testing.T) {
+	t.Run("a restart under a full pids cgroup backs off, and the child starts again once pids are free", func(t *testing.T) {
+		requireNamespace(t)
+		procs := pidsCgroup(t, 1000)
+		marker := filepath.Join(t.TempDir(), "ran")
+		// Builtins and exec only: the child forks nothing, so it is one
+		// pid for as long as it runs.
+		script := fmt.Sprintf(`if [ -e %[1]s ]; then echo again; exec sleep 1000; fi; : > %[1]s; echo ready; exec sleep 1000`, marker)
+		port := freePort(t)
+		r := startWrapped(t, nil, inPidsCgroup(procs, tinitBin, "--restart", "always", "--backoff", "100ms", "--backoff-max", "200ms",
+			"--health-addr", fmt.Sprintf("127.0.0.1:%d", port), "--", "/bin/sh", "-c", script), nil)
+		if got := r.line(10 * time.Second); got != "ready" {
+			t.Fatalf("the child said %q; stderr:\n%s", got, r.stderr)
+		}
+		child := mainChildOf(t, r.tinitPid())
+		// One under what is there: once the crashed child is gone the
+		// cgroup is full, and the next child's fork fails with EAGAIN.
+		setPids(t, procs, "pids.max", strconv.Itoa(pidsCurrent(t, procs)-1))
+		if err := unix.Kill(child, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		failedStarts := func() int {
+			n := 0
+			for _, line := range strings.Split(r.stderr.String(), "\n") {
+				if strings.Contains(line, "level=warning") && strings.Contains(line, eagain) {
+					n++
+				}
+			}
+			return n
+		}
+		// Two: tinit backed off after the first and tried again.
+		waitFor(10*time.Second, func() bool { return failedStarts() >= 2 || !r.running() })
+		if !r.running() {
+			t.Fatalf("tinit exited %d when a restart's fork failed with EAGAIN; want a warning and a retry after the backoff; stderr:\n%s",
+				exitCodeOf(t, r.err), r.stderr)
+		}
+		if n := failedStarts(); n < 2 {
+			t.Fatalf("%d failed starts logged at warn naming %q within 10s, want at least 2; stderr:\n%s", n, eagain, r.stderr)
+		}
+		setPids(t, procs, "pids.max", "max")
+		if got := r.line(10 * time.Second); got != "again" {
+			t.Fatalf("after the pids were freed the child said %q, want again; stderr:\n%s", got, r.stderr)
+		}
+		// The failed starts count as restarts, as the one that worked.
+		if n := scrapeSeries(t, port)["tinit_child_restarts_total"]; n < 2 {
+			t.Errorf("tinit_child_restarts_total %v after failed starts and one that worked, want at least 2", n)
+		}
+		r.signal(syscall.SIGTERM)
+		if code := r.exitCode(10 * time.Second); code != 143 {
+			t.Fatalf("exit %d after SIGTERM, want 143; stderr:\n%s", code, r.stderr)
+		}
+	})
+	t.Run("a first start under a full pids cgroup exits 1 with one line naming PROGRAM and the errno", func(t *testing.T) {
+		requireNamespace(t)
+		strace, err := exec.LookPath("strace")
+		if err != nil {
+			unavailable(t, "strace is needed to hold tinit between its threads and its first fork (apt-get install strace)")
+		}
+		procs := pidsCgroup(t, 1000)
+		// tinit makes its threads, then forks the child at once. strace
+		// holds it in between, in its chdir("/") (leaveWorkingDir), long
+		// enough to fill the cgroup; --seccomp-bpf stops it at nothing
+		// else. The fork that fails starts no chdir of its own.
+		argv := append([]string{strace, "-f", "-qq", "--seccomp-bpf", "-o", "/dev/null", "-e", "trace=chdir", "-e", "inject=chdir:delay_enter=3s"},
+			inPidsCgroup(procs, tinitBin, "--", "/bin/true")...)
+		r := startWrapped(t, nil, argv, nil)
+		tinit := childOf(t, childOf(t, r.cmd.Process.Pid)) // strace, unshare, tinit
+		if !waitFor(10*time.Second, func() bool { return inChdir(tinit) }) {
+			t.Fatalf("tinit (pid %d) was never seen in chdir; stderr:\n%s", tinit, r.stderr)
+		}
+		setPids(t, procs, "pids.max", strconv.Itoa(pidsCurrent(t, procs)))
+		if !inChdir(tinit) {
+			t.Fatalf("tinit left its chdir before the cgroup was full: the machine took more than strace's 3s; stderr:\n%s", r.stderr)
+		}
+		code := r.exitCode(20 * time.Second)
+		msg := strings.TrimSpace(r.stderr.String())
+		if code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "/bin/true") || !strings.Contains(msg, eagain) {
+			t.Fatalf("exit %d, stderr %q; want 1 and one line naming /bin/true and %q", code, msg, eagain)
+		}
+	})
 }
