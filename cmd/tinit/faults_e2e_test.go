@@ -191,3 +191,65 @@ func TestForkFailureIsAResourceError(t *testing.T) {
 		}
 	})
 }
+
+// Item 4: the watchdog resumes when the child is continued without tinit
+// (Ctrl-Z under docker run -it, then kill -CONT from docker exec). Before
+// the fix the reaper did not ask for WCONTINUED: the deadline stayed
+// paused, and the hung child ran on for good.
+func TestWatchdogFiresAfterADirectCONT(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		policy string
+		stop   func(r *run, child int) error
+	}{
+		{"a child stopped by its own SIGTSTP and continued by kill -CONT to it is failed by the watchdog and restarted",
+			"on-failure", func(r *run, child int) error { return unix.Kill(child, syscall.SIGTSTP) }},
+		{"a child stopped by tinit's SIGTSTP and continued by kill -CONT to it is failed by the watchdog: 134 with --restart never",
+			"never", func(r *run, child int) error { return unix.Kill(r.tinitPid(), syscall.SIGTSTP) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// Ready, then silent: the watchdog is due 1s after READY=1.
+			r, _ := notifyRun(t, []string{"--notify-watchdog", "1s", "--restart", tt.policy, "--backoff", "10ms", "--grace", "2s"},
+				"send:READY=1", "print:ready", "exec:sleep 100")
+			if got := r.line(10 * time.Second); got != "ready" {
+				t.Fatalf("the child said %q; stderr:\n%s", got, r.stderr)
+			}
+			child := mainChildOf(t, r.tinitPid())
+			if err := tt.stop(r, child); err != nil {
+				t.Fatal(err)
+			}
+			if !waitFor(5*time.Second, func() bool { return stopped(child) }) {
+				t.Fatalf("the child is in state %q, want T (stopped)", procState(child))
+			}
+			// Past the watchdog's period: while the child is stopped the
+			// deadline waits, as it should.
+			time.Sleep(1500 * time.Millisecond)
+			const fired = "no WATCHDOG=1 for 1s"
+			if strings.Contains(r.stderr.String(), fired) {
+				t.Fatalf("the watchdog fired while the child was stopped (or before it was: the machine took over 1s to stop it); stderr:\n%s", r.stderr)
+			}
+			if err := unix.Kill(child, syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
+			if !waitFor(10*time.Second, func() bool { return strings.Contains(r.stderr.String(), fired) }) {
+				t.Fatalf("10s after kill -CONT to the child, silent since its READY=1 over 11s ago, the watchdog has not fired (child in state %q); stderr:\n%s",
+					procState(child), r.stderr)
+			}
+			if tt.policy == "never" {
+				if code := r.exitCode(10 * time.Second); code != 134 {
+					t.Fatalf("exit %d, want 134 (the child's SIGABRT); stderr:\n%s", code, r.stderr)
+				}
+				return
+			}
+			if got := r.line(10 * time.Second); got != "ready" {
+				t.Fatalf("after the watchdog the next child said %q, want ready; stderr:\n%s", got, r.stderr)
+			}
+			// The next child goes silent too: the SIGTERM may find it
+			// just ended by its own watchdog (134), or running (143).
+			r.signal(syscall.SIGTERM)
+			if code := r.exitCode(20 * time.Second); code != 143 && code != 134 {
+				t.Fatalf("exit %d after SIGTERM, want 143 (or 134); stderr:\n%s", code, r.stderr)
+			}
+		})
+	}
+}
