@@ -253,3 +253,65 @@ func TestWatchdogFiresAfterADirectCONT(t *testing.T) {
 		})
 	}
 }
+
+// stamp is a signal the record-stamped helper got, and when.
+type stamp struct {
+	sig string
+	at  time.Time
+}
+
+func (s stamp) String() string { return s.sig + "@" + s.at.Format("15:04:05.000") }
+
+// readStamps reads the record-stamped helper's file.
+func readStamps(t *testing.T, path string) []stamp {
+	t.Helper()
+	var out []stamp
+	for _, line := range strings.Split(strings.TrimSpace(readFile(path)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		ns, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			t.Fatalf("%s: line %q", path, line)
+		}
+		out = append(out, stamp{f[0], time.Unix(0, ns)})
+	}
+	return out
+}
+
+// Item 5: with --drain every signal after the stop signal is held until
+// the window ends, job control included. Before the fix a SIGCONT sent
+// 0.4 s into a 1 s window reached the child at once, ahead of the TERM
+// and USR1 that came before it.
+func TestDrainHoldsCONTBehindTERMAndUSR1(t *testing.T) {
+	const drain = time.Second
+	rec := filepath.Join(t.TempDir(), "rec")
+	a, env := helper("record-stamped", rec, "TERM", "USR1", "CONT!")
+	r := startTinit(t, []string{env}, append([]string{"--drain", drain.String(), "--grace", "5s", "--"}, a...)...)
+	if got := r.line(10 * time.Second); got != "ready" {
+		t.Fatalf("the child said %q; stderr:\n%s", got, r.stderr)
+	}
+	// tinit gets the TERM after this: its window cannot end before
+	// sent+drain, however slow the machine.
+	sent := time.Now()
+	r.signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	r.signal(syscall.SIGUSR1)
+	time.Sleep(200 * time.Millisecond)
+	r.signal(syscall.SIGCONT)
+	code := r.exitCode(15 * time.Second)
+	got := readStamps(t, rec)
+	// Only CONT's place is asserted: signals released together are
+	// pending at once in the child, and the kernel and os/signal hand
+	// those over in number order (USR1, 10, before TERM, 15), whatever
+	// order tinit sent them in. CONT, 18, is last either way.
+	bad := code != 0 || len(got) != 3 || got[2].sig != "CONT" || !((got[0].sig == "TERM" && got[1].sig == "USR1") || (got[0].sig == "USR1" && got[1].sig == "TERM"))
+	for _, s := range got {
+		bad = bad || s.at.Before(sent.Add(drain))
+	}
+	if bad {
+		t.Fatalf("exit %d; the child got %v (TERM sent at %s); want exit 0 and TERM and USR1, then CONT, none before the window's end at %s; stderr:\n%s",
+			code, got, sent.Format("15:04:05.000"), sent.Add(drain).Format("15:04:05.000"), r.stderr)
+	}
+}
