@@ -8,7 +8,8 @@
 //     coalesces them, so stopping after one wait4 would leave zombies.
 //   - Reap collects every child, the main one included, and hands the exits
 //     back as values, with the stops that WUNTRACED reports (the terminal's
-//     job control); it does not decide what an exit or a stop means. The caller
+//     job control) and the continues that WCONTINUED reports; it does not
+//     decide what an exit, a stop or a continue means. The caller
 //     picks the main child's status out of what Reap returns. That is why
 //     nothing in tinit may call exec.Cmd.Wait or os.Process.Wait: a
 //     wait4(-1) here would steal their child and they would fail with

@@ -7,8 +7,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Exit is one child collected by Reap, or one that stopped: Status.Stopped()
-// tells, and a stopped child is still there to be reaped later.
+// Exit is one child collected by Reap, or one that stopped or was
+// continued: Status.Stopped() and Status.Continued() tell, and such a
+// child is still there to be reaped later.
 type Exit struct {
 	Pid    int
 	Status unix.WaitStatus
@@ -34,7 +35,9 @@ func Reap(buf []Exit) (exits []Exit, left bool, err error) {
 		// (clone(2) with another signal): nothing may stay a zombie.
 		// WUNTRACED reports a child stopped by a signal, once per stop:
 		// the supervisor follows the terminal's job control with it.
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WALL|unix.WUNTRACED, nil)
+		// WCONTINUED reports one continued by SIGCONT, once per
+		// continue, whoever sent it (a kill -CONT from docker exec).
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WALL|unix.WUNTRACED|unix.WCONTINUED, nil)
 		switch {
 		case err == nil && pid > 0:
 			buf = append(buf, Exit{Pid: pid, Status: ws})
@@ -49,7 +52,7 @@ func Reap(buf []Exit) (exits []Exit, left bool, err error) {
 			return buf, false, nil
 		default:
 			// Only EINVAL is documented, a bug in the options above.
-			return buf, true, fmt.Errorf("wait4(-1, WNOHANG|__WALL|WUNTRACED): %w", err)
+			return buf, true, fmt.Errorf("wait4(-1, WNOHANG|__WALL|WUNTRACED|WCONTINUED): %w", err)
 		}
 	}
 }

@@ -150,3 +150,37 @@ func TestReapStopsWhenTheBufferIsFullAndNeverGrowsIt(t *testing.T) {
 		t.Fatalf("batches of 8 reaped %d of %d exited children", got, len(want))
 	}
 }
+
+// TestReapReportsStopsAndContinues: a SIGCONT from anyone (not only from
+// tinit) is reported once, and the child is still there to be reaped.
+func TestReapReportsStopsAndContinues(t *testing.T) {
+	pid := startChild(t, "/bin/sleep", "30")
+	next := func(what string, is func(unix.WaitStatus) bool) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		var buf []Exit
+		for {
+			var err error
+			buf, _, err = Reap(buf[:0])
+			if err != nil {
+				t.Fatalf("Reap: %v", err)
+			}
+			for _, e := range buf {
+				if e.Pid == pid && is(e.Status) {
+					return
+				}
+			}
+			select {
+			case <-deadline:
+				t.Fatalf("no %s report for pid %d", what, pid)
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	unix.Kill(pid, unix.SIGSTOP)
+	next("stopped", unix.WaitStatus.Stopped)
+	unix.Kill(pid, unix.SIGCONT)
+	next("continued", unix.WaitStatus.Continued)
+	unix.Kill(pid, unix.SIGKILL)
+	next("killed", unix.WaitStatus.Signaled)
+}

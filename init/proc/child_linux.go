@@ -16,13 +16,19 @@ import (
 // on glibc and musl.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// Exit codes for a PROGRAM that never ran, as POSIX shells use them.
+// Exit codes for a PROGRAM that never ran: 127 and 126 as POSIX shells
+// use them, 1 as tini and dumb-init exit when fork fails.
 const (
 	CodeNotFound      = 127
 	CodeNotExecutable = 126
+	// CodeNoResources: the kernel lacked a resource to start it (EAGAIN,
+	// ENOMEM, EMFILE, ENFILE). That is no verdict on PROGRAM: the same
+	// start may work a moment later.
+	CodeNoResources = 1
 )
 
-// StartError is a PROGRAM that could not be started. Code is 127 or 126.
+// StartError is a PROGRAM that could not be started. Code is 127, 126 or
+// CodeNoResources.
 type StartError struct {
 	Program string
 	Code    int
@@ -30,8 +36,18 @@ type StartError struct {
 }
 
 func (e *StartError) Error() string {
+	var errno unix.Errno
+	if e.Code == CodeNoResources && errors.As(e.Err, &errno) {
+		// The errno's name as well: "resource temporarily unavailable"
+		// alone is hard to search for.
+		return fmt.Sprintf("start %q: %v (%s)", e.Program, e.Err, unix.ErrnoName(errno))
+	}
 	return fmt.Sprintf("start %q: %v", e.Program, e.Err)
 }
+
+// Transient reports whether the start failed for want of a resource, not
+// because of PROGRAM: trying again later may work.
+func (e *StartError) Transient() bool { return e.Code == CodeNoResources }
 
 func (e *StartError) Unwrap() error { return e.Err }
 
@@ -80,7 +96,11 @@ func Start(spec Spec) (Child, error) {
 			if err == nil {
 				err = errors.New("not a directory")
 			}
-			return Child{}, &StartError{Program: argv[0], Code: CodeNotFound, Err: fmt.Errorf("working directory: %w", err)}
+			code := CodeNotFound
+			if resource(err) {
+				code = CodeNoResources
+			}
+			return Child{}, &StartError{Program: argv[0], Code: code, Err: fmt.Errorf("working directory: %w", err)}
 		}
 	}
 	path, err := lookPath(argv[0], spec.Env, spec.Dir)
@@ -113,12 +133,8 @@ func Start(spec Spec) (Child, error) {
 		}
 	}
 	if err != nil {
-		code := CodeNotExecutable
-		if errors.Is(err, unix.ENOENT) {
-			// The file is there, so this is its interpreter or loader.
-			code = CodeNotFound
-		}
-		return Child{}, &StartError{Program: argv[0], Code: code, Err: err}
+		// ENOENT with the file there is its interpreter or loader.
+		return Child{}, startErr(argv[0], err)
 	}
 	return Child{Pid: pid, Foreground: fg, TTYErr: ttyErr}, nil
 }
@@ -183,12 +199,31 @@ func lookPath(program string, env []string, dir string) (string, error) {
 	return "", &StartError{Program: program, Code: CodeNotFound, Err: errors.New("not found in PATH")}
 }
 
+// startErr gives err its exit code as bash does: not found (ENOENT) is
+// 127, a resource the kernel lacked (fork's EAGAIN under a full pids
+// cgroup, ENOMEM, a full fd table) is CodeNoResources, and every other
+// error of exec (EACCES, ENOEXEC, ENOTDIR, ELOOP, ETXTBSY, E2BIG...) is
+// 126.
 func startErr(program string, err error) *StartError {
 	code := CodeNotExecutable
-	if errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case resource(err):
+		code = CodeNoResources
+	case errors.Is(err, fs.ErrNotExist):
 		code = CodeNotFound
 	}
 	return &StartError{Program: program, Code: code, Err: err}
+}
+
+// resource reports whether err is the kernel running short of something
+// (processes, memory, file descriptors) rather than a fault of PROGRAM.
+func resource(err error) bool {
+	for _, e := range []unix.Errno{unix.EAGAIN, unix.ENOMEM, unix.EMFILE, unix.ENFILE} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // executable reports why path cannot be executed, or nil.

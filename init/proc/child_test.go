@@ -129,3 +129,37 @@ func TestInTree(t *testing.T) {
 		})
 	}
 }
+
+// TestStartErrorCodes maps each error exec or fork can give to the code
+// tinit exits with, as bash does: only exec errors say PROGRAM cannot
+// run; a kernel short of processes, memory or fds says nothing of it.
+func TestStartErrorCodes(t *testing.T) {
+	tests := []struct {
+		err       unix.Errno
+		code      int
+		transient bool
+	}{
+		{unix.ENOENT, CodeNotFound, false},
+		{unix.EACCES, CodeNotExecutable, false},
+		{unix.ENOEXEC, CodeNotExecutable, false},
+		{unix.ENOTDIR, CodeNotExecutable, false},
+		{unix.ELOOP, CodeNotExecutable, false},
+		{unix.ETXTBSY, CodeNotExecutable, false},
+		{unix.E2BIG, CodeNotExecutable, false},
+		{unix.EAGAIN, CodeNoResources, true},
+		{unix.ENOMEM, CodeNoResources, true},
+		{unix.EMFILE, CodeNoResources, true},
+		{unix.ENFILE, CodeNoResources, true},
+	}
+	for _, tt := range tests {
+		t.Run(unix.ErrnoName(tt.err), func(t *testing.T) {
+			se := startErr("app", tt.err)
+			if se.Code != tt.code || se.Transient() != tt.transient {
+				t.Fatalf("%v: code %d, transient %v; want %d, %v", tt.err, se.Code, se.Transient(), tt.code, tt.transient)
+			}
+			if tt.transient && !strings.Contains(se.Error(), unix.ErrnoName(tt.err)) {
+				t.Errorf("%q does not name the errno", se.Error())
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,11 +12,11 @@ import (
 )
 
 // SignalLeftovers sends sig to every process still alive below self
-// (tinit's pid), except the members of process group skip (0: none), and
+// (tinit's pid), except the members of the process groups in skip, and
 // returns how many it reached (-1 when it cannot tell, as PID 1).
 //
-// skip is a group that already had its stop signal: a second SIGTERM is
-// "quit now" to many programs.
+// skip are groups that already had their stop signal: a second SIGTERM
+// is "quit now" to many programs.
 //
 // As PID 1 with nothing to skip, kill(-1) reaches every process in the PID
 // namespace except tinit itself, which is exactly "below tinit", and
@@ -25,8 +26,8 @@ import (
 // live. As PID 1 the walk needs a /proc of tinit's own namespace: with
 // another one mounted its pids would name other processes, so kill(-1) it
 // is, skip or not.
-func SignalLeftovers(sig unix.Signal, self, skip int) (int, error) {
-	if self == 1 && (skip == 0 || !ownProc()) {
+func SignalLeftovers(sig unix.Signal, self int, skip []int) (int, error) {
+	if self == 1 && (len(skip) == 0 || !ownProc()) {
 		err := unix.Kill(-1, sig)
 		if errors.Is(err, unix.ESRCH) {
 			return 0, nil
@@ -36,7 +37,7 @@ func SignalLeftovers(sig unix.Signal, self, skip int) (int, error) {
 	procs, err := descendants(self)
 	n := 0
 	for _, p := range procs {
-		if skip != 0 && p.pgrp == skip {
+		if slices.Contains(skip, p.pgrp) {
 			continue
 		}
 		if unix.Kill(p.pid, sig) == nil {

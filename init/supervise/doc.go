@@ -35,9 +35,19 @@
 //     once that group is empty and the backoff is over. Processes that
 //     left the group (daemons) are not part of a generation; they are
 //     drained at the end.
-//   - No process gets the stop signal twice: the final SIGTERM to
-//     leftovers skips the group that had it. Everything gets SIGKILL at
-//     the deadline.
+//   - No process gets the stop signal twice. Every signal tinit sends to a
+//     process group goes through one path (groupSignal), which remembers
+//     the groups that had their stop (a forwarded stop signal, or tinit's
+//     own SIGTERM to a crashed generation or a failed child) and when, and
+//     never sends tinit's own SIGTERM to one of them: not the restart's,
+//     not the final one to leftovers. A phase added later cannot forget
+//     the rule, since it has no other way to signal a group. A group is
+//     forgotten once it is empty, so that as PID 1 the final SIGTERM is
+//     one kill(-1) again. Everything gets SIGKILL at the deadline.
+//   - A stop signal meets the main child's exit in the order the kernel
+//     saw them: before it acts on a stop signal, the loop reaps. A child
+//     that had exited by then is a crash (restarted by policy), and the
+//     stop signal then ends tinit with 128+N, as in any restart phase.
 //   - tinit is done when the reaper reports no child left: as PID 1 or
 //     subreaper every survivor of the tree is re-parented to it, so "no
 //     child" is "nothing left", and the case with nothing left costs no
@@ -72,8 +82,8 @@
 // judged before --rewrite), "other" any other forwarded signal:
 //
 //	phase          exit                    stop                    other       deadline                tick
-//	running        restart: crashStopping  stopping, forward it    forward     failing (TERM or ABRT)  sweep
-//	               (group empty: backingOff)
+//	running        restart: crashStopping  reap first; stopping,   forward     failing (TERM or ABRT)  sweep
+//	               (group empty: backingOff) forward it
 //	               else finishing
 //	drain-window   finishing               hold; a new one: send   hold        send held, stopping     sweep
 //	                                       held, stopping
@@ -83,14 +93,33 @@
 //	crashStopping  group empty: backingOff finishing, 128+N        drop        SIGKILL group,          group empty?
 //	               or start                                                    crashKilling
 //	crashKilling   group empty: start      finishing, 128+N        drop        start anyway            group empty?
-//	backingOff     -                       finishing, 128+N        drop        start: running          sweep
+//	backingOff     -                       finishing, 128+N        drop        start: running (no      sweep
+//	                                                                           resources: backingOff)
 //	finishing      none left: done         drop                    drop        SIGKILL, finishKilling  sweep
 //	finishKilling  none left: done         drop                    drop        give up                 SIGKILL again
 //	failing        as running's exit, a    forward, stopping       forward     SIGKILL group,          sweep
 //	               failure whatever its                                        failKilling
-//	               status
+//	               status; its group had
+//	               its SIGTERM: none again
 //	failKilling    as failing's            forward; exit ends      forward     give up: 137            sweep
 //	                                       tinit
+//
+// Three more events, in every phase (TestTransitions has their rows too):
+// SIGTSTP, SIGTTIN or SIGTTOU at tinit ("jobstop") stops the child's group
+// and then tinit, as below; SIGCONT at tinit ("cont") gives the child the
+// terminal and is forwarded; the main child continued by anyone
+// ("continued", WCONTINUED: a kill -CONT from docker exec) resumes its
+// paused deadlines and ends no phase. In the drain window all three
+// kinds are held with the rest, in order (a SIGCONT drops the stops held
+// before it and a stop the SIGCONT, as the kernel does with pending
+// signals), and replayed when it ends, each with its usual action except
+// that tinit does not stop itself. The drain and grace deadlines run on
+// while the child is stopped.
+//
+// A start that fails for want of a resource (fork's EAGAIN under a full
+// pids cgroup, ENOMEM, EMFILE, ENFILE) is no verdict on PROGRAM: on a
+// restart it is a failed start that backs off and counts against
+// --max-restarts like a crash; on the first start tinit exits 1.
 //
 // A notify message (--notify) changes no phase, except WATCHDOG=trigger
 // in running (failing at once); it moves running's deadline: READY=1 ends
@@ -101,12 +130,14 @@
 // status, though tinit sent the signal: on-failure restarts it, never
 // exits with its code (134 after SIGABRT), and with 1 when that code is
 // 0. While the child is stopped by job control (Ctrl-Z) the deadline
-// waits, and moves on by the time it was stopped.
+// waits, and moves on by the time it was stopped, until the child runs
+// again, whoever continued it; a WATCHDOG=1 that comes meanwhile counts
+// from then.
 //
-// Entering finishing sends SIGTERM to the leftovers except the group that
-// had the stop signal, with the stop's deadline (or Grace from now); none
-// left is done at once. A PROGRAM that cannot start (127, 126) enters
-// finishing too, so processes tinit inherited are drained as on every
+// Entering finishing sends SIGTERM to the leftovers except the groups that
+// had their stop, with the stop's deadline (or Grace from now); none
+// left is done at once. A PROGRAM that cannot start (127, 126, or 1 for
+// want of a resource) enters finishing too, so processes tinit inherited are drained as on every
 // other exit path.
 //
 // Job control, in every phase: SIGTSTP, SIGTTIN and SIGTTOU stop the
@@ -128,6 +159,9 @@
 //	child failed (--notify)   its code, 1 if that is 0
 //	PROGRAM not found         127
 //	PROGRAM not executable    126
+//	PROGRAM could not be      1 (fork's EAGAIN, ENOMEM, EMFILE, ENFILE:
+//	started for want of a       on the first start, or when a failed
+//	resource                    restart reaches --max-restarts)
 //
 // tinit's own usage and configuration errors (exit 2) are decided in main,
 // before Run is called.

@@ -17,7 +17,8 @@ func ExitCode(ws unix.WaitStatus) int {
 	case ws.Signaled():
 		return 128 + int(ws.Signal())
 	}
-	// Stopped or continued statuses are never requested (no WUNTRACED).
+	// Stopped and continued reports never get here: the sweep takes them
+	// apart from exits.
 	return 255
 }
 

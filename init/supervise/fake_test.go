@@ -3,6 +3,7 @@ package supervise
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +112,7 @@ func (f *fakeOps) Reap(buf []reaper.Exit) ([]reaper.Exit, bool, error) {
 	n := min(cap(buf)-len(buf), len(f.exits))
 	buf = append(buf, f.exits[:n]...)
 	for _, e := range f.exits[:n] {
-		if !e.Status.Stopped() {
+		if !e.Status.Stopped() && !e.Status.Continued() {
 			delete(f.alive, e.Pid)
 		}
 	}
@@ -119,8 +120,13 @@ func (f *fakeOps) Reap(buf []reaper.Exit) ([]reaper.Exit, bool, error) {
 	return buf, len(f.exits) > 0 || len(f.alive) > 0 || f.others, nil
 }
 
-func (f *fakeOps) SignalLeftovers(sig unix.Signal, skip int) (int, error) {
-	f.record("leftovers %s skip=%d", strings.TrimPrefix(signals.Name(sig), "SIG"), skip)
+func (f *fakeOps) SignalLeftovers(sig unix.Signal, skip []int) (int, error) {
+	list := "0"
+	if len(skip) > 0 {
+		slices.Sort(skip)
+		list = strings.Trim(fmt.Sprint(skip), "[]")
+	}
+	f.record("leftovers %s skip=%s", strings.TrimPrefix(signals.Name(sig), "SIG"), list)
 	if f.noProc {
 		return 0, fmt.Errorf("open /proc: %w", unix.ENOENT)
 	}
@@ -162,6 +168,11 @@ func (f *fakeOps) exit(pid, code int) {
 // stop queues a stop of pid by sig, as WUNTRACED reports it.
 func (f *fakeOps) stop(pid int, sig unix.Signal) {
 	f.exits = append(f.exits, reaper.Exit{Pid: pid, Status: unix.WaitStatus(0x7f | int(sig)<<8)})
+}
+
+// cont queues a continue of pid, as WCONTINUED reports it.
+func (f *fakeOps) cont(pid int) {
+	f.exits = append(f.exits, reaper.Exit{Pid: pid, Status: unix.WaitStatus(0xffff)})
 }
 
 // take returns the calls recorded since the last take.

@@ -3,6 +3,7 @@ package supervise
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -101,9 +102,11 @@ type machine struct {
 	stopAt, killAt time.Time
 	// held are the signals received during the drain window, in order.
 	held []unix.Signal
-	// stopGroup is a process group that already had its stop signal (or the
-	// crash's SIGTERM): the final SIGTERM to leftovers skips it.
-	stopGroup int
+	// stops are the process groups that had their stop signal (a
+	// forwarded one, or tinit's own SIGTERM), and when. Only groupSignal
+	// writes it; a group is forgotten once it is known to be empty, so
+	// that its number, free again, means nothing.
+	stops map[int]time.Time
 	// killBy ends the one KillWait after tinit's first SIGKILL to the main
 	// child or the leftovers; later SIGKILLs do not extend it.
 	killBy time.Time
@@ -138,6 +141,7 @@ func newMachine(cfg Config, ops Ops, clock Clock, self int) *machine {
 		cfg: cfg, ops: ops, clock: clock, log: cfg.Log, self: self,
 		bo:       newBackoff(cfg.Restart),
 		lastCode: -1,
+		stops:    map[int]time.Time{},
 		buf:      make([]reaper.Exit, 0, sweepBatch),
 	}
 }
@@ -152,19 +156,13 @@ func (m *machine) to(p phase, d time.Time) {
 // Processes tinit inherited are drained all the same.
 func (m *machine) start() (done bool) {
 	c, err := m.ops.Start(proc.Spec{Argv: m.cfg.Argv, Env: m.cfg.Env, Dir: m.cfg.Dir, PrevGroup: m.group})
-	if err != nil {
-		m.code = proc.CodeNotExecutable
-		var se *proc.StartError
-		if errors.As(err, &se) {
-			m.code = se.Code
-		}
-		m.reason = err.Error()
-		m.log.Error(err)
-		left, _, _ := m.sweep()
-		return m.finish(left)
-	}
-	if m.group != 0 { // a child started before this one
+	restart := m.group != 0 // a child started before this one
+	if restart {
+		// A failed attempt counts too: it is what --max-restarts bounds.
 		m.restarts++
+	}
+	if err != nil {
+		return m.startFailed(err, restart)
 	}
 	m.child, m.group, m.started = c, c.Pid, m.clock.Now()
 	m.sent = [signals.RTMax + 1]bool{}
@@ -173,6 +171,7 @@ func (m *machine) start() (done bool) {
 	if c.TTYErr != nil {
 		m.log.Warnf("the child's group could not take the terminal: %v", c.TTYErr)
 	}
+
 	// Guarded: logrus builds the entry before it checks the level, and a
 	// restart loop must not make garbage for lines nobody sees.
 	if m.log.IsLevelEnabled(logrus.InfoLevel) {
@@ -183,6 +182,38 @@ func (m *machine) start() (done bool) {
 		m.log.WithFields(f).Infof("started %q", m.cfg.Argv[0])
 	}
 	return false
+}
+
+// startFailed is a start that did not happen. A PROGRAM that cannot run
+// (127, 126) ends tinit whatever the policy: that is configuration, not
+// a crash. A kernel short of a resource (fork's EAGAIN under a full pids
+// cgroup, ENOMEM, a full fd table) is a failed restart: it backs off and
+// counts against --max-restarts, as a crash would, since the same start
+// may work a moment later. On the first start there is nothing to keep
+// up yet, and tinit exits 1, as tini and dumb-init do when fork fails.
+// Either way, processes tinit inherited are drained.
+func (m *machine) startFailed(err error, restart bool) (done bool) {
+	m.code = proc.CodeNotExecutable
+	var se *proc.StartError
+	if errors.As(err, &se) {
+		m.code = se.Code
+	}
+	m.reason = err.Error()
+	now := m.clock.Now()
+	if se != nil && se.Transient() && restart {
+		if !m.bo.limitReached(now) {
+			d := m.bo.schedule(now, 0)
+			m.restartAt = now.Add(d)
+			m.log.WithFields(logrus.Fields{"restarts": m.restarts, "delay": d.String()}).
+				Warnf("%v: trying again after the backoff (--restart %s)", err, m.cfg.Restart.Policy)
+			m.to(backingOff, m.restartAt)
+			return false
+		}
+		m.reason = fmt.Sprintf("%v; --max-restarts %d reached", err, m.cfg.Restart.MaxRestarts)
+	}
+	m.log.Error(m.reason)
+	left, _, _ := m.sweep()
+	return m.finish(left)
 }
 
 // sweep reaps every exited child and picks out the main child's status;
@@ -204,6 +235,15 @@ func (m *machine) sweep() (left bool, status unix.WaitStatus, exited bool) {
 			case e.Status.Stopped():
 				if isMain {
 					m.mainStopped(e.Status.StopSignal())
+				}
+			case e.Status.Continued():
+				// Not an exit: it counts nowhere and ends no phase. The
+				// main child runs again, whoever sent the SIGCONT (kill
+				// -CONT from docker exec): its deadlines run again too,
+				// and its next stop from the terminal is a new one.
+				if isMain {
+					m.stopSent = false
+					m.resumeDeadline()
 				}
 			case isMain:
 				status, exited = e.Status, true
@@ -242,7 +282,7 @@ func (m *machine) onChild() (done bool) {
 		if m.phase == finishKilling {
 			// A walk of /proc misses what forks while it runs: after
 			// tinit's SIGKILL, every wake-up sends it again.
-			m.signalLeftovers(unix.SIGKILL, 0)
+			m.signalLeftovers(unix.SIGKILL)
 		}
 	}
 	return false
@@ -299,21 +339,54 @@ func (m *machine) mainExited(ws unix.WaitStatus, left bool) (done bool) {
 	// child's "started" line will.
 	f["restarts"], f["delay"] = m.restarts+1, d.String()
 	m.log.WithFields(f).Warnf("main child %s: restarting (--restart %s)", status, m.cfg.Restart.Policy)
-	// A clean generation: what the crashed child left in its group (a
-	// pre-fork server's workers holding its port) goes before the next
-	// child starts. An empty group costs one kill(2).
-	if err := m.ops.Kill(-m.group, unix.SIGTERM); err != nil {
-		if !errors.Is(err, proc.ErrNoProcess) {
-			m.log.Warn(err)
+	return m.stopGeneration(now)
+}
+
+// stopGeneration makes a clean generation: what the crashed child left in
+// its group (a pre-fork server's workers holding its port) goes before
+// the next child starts. An empty group costs one kill(2). A group that
+// had its SIGTERM already (a child that failed its --notify-timeout) does
+// not get another: its SIGKILL stays due a grace period after the first.
+func (m *machine) stopGeneration(now time.Time) (done bool) {
+	had, err := m.groupSignal(m.group, unix.SIGTERM, tinitStop)
+	switch {
+	case errors.Is(err, proc.ErrNoProcess), err == nil && !had.IsZero() && !m.groupAlive(m.group):
+		return m.generationGone()
+	case err != nil:
+		// EPERM, say: the group may well be there. Waiting for it is
+		// bounded by the SIGKILL and KillWait below; starting the next
+		// child beside it would not be a clean generation.
+		m.log.WithField("group", m.group).Warn(err)
+	}
+	at := now
+	if !had.IsZero() {
+		at = had
+	}
+	deadline := at.Add(m.cfg.Grace)
+	if m.log.IsLevelEnabled(logrus.InfoLevel) {
+		msg := "stopping the crashed child's group; restarting once it is empty, SIGKILL after the grace period"
+		if !had.IsZero() {
+			msg = "the crashed child's group had SIGTERM already; restarting once it is empty, SIGKILL after the grace period"
 		}
+		grace := deadline.Sub(now).Round(time.Millisecond)
+		m.log.WithFields(logrus.Fields{"signal": "SIGTERM", "group": m.group, "grace": grace.String()}).Info(msg)
+	}
+	if !now.Before(deadline) {
+		return m.killGeneration()
+	}
+	m.to(crashStopping, deadline)
+	return false
+}
+
+// killGeneration is the crashed group's grace period over: SIGKILL, then
+// KillWait at most before the next child starts anyway.
+func (m *machine) killGeneration() (done bool) {
+	m.log.WithFields(logrus.Fields{"signal": "SIGKILL", "group": m.group, "grace": m.cfg.Grace.String()}).
+		Warn("the crashed child's group outlived the grace period: killing it")
+	if _, err := m.groupSignal(m.group, unix.SIGKILL, plain); errors.Is(err, proc.ErrNoProcess) {
 		return m.generationGone()
 	}
-	m.stopGroup = m.group
-	if m.log.IsLevelEnabled(logrus.InfoLevel) {
-		m.log.WithFields(logrus.Fields{"signal": "SIGTERM", "group": m.group, "grace": m.cfg.Grace.String()}).
-			Info("stopping the crashed child's group; restarting once it is empty, SIGKILL after the grace period")
-	}
-	m.to(crashStopping, now.Add(m.cfg.Grace))
+	m.to(crashKilling, m.clock.Now().Add(KillWait))
 	return false
 }
 
@@ -329,6 +402,9 @@ func (m *machine) wantsRestart(ws unix.WaitStatus) bool {
 
 // generationGone starts the next child, or waits for the backoff.
 func (m *machine) generationGone() (done bool) {
+	if !m.groupAlive(m.group) {
+		delete(m.stops, m.group)
+	}
 	if m.clock.Now().Before(m.restartAt) {
 		m.to(backingOff, m.restartAt)
 		return false
@@ -383,7 +459,7 @@ func (m *machine) finish(left bool) (done bool) {
 	if !m.killBy.IsZero() {
 		// tinit already sent SIGKILL: the leftovers get it too, within
 		// the same KillWait.
-		m.signalLeftovers(unix.SIGKILL, 0)
+		m.signalLeftovers(unix.SIGKILL)
 		m.to(finishKilling, m.killBy)
 		return false
 	}
@@ -396,7 +472,7 @@ func (m *machine) finish(left bool) (done bool) {
 	if !now.Before(deadline) {
 		return m.killLeftovers()
 	}
-	n := m.signalLeftovers(unix.SIGTERM, m.stopGroup)
+	n := m.signalLeftovers(unix.SIGTERM)
 	if m.log.IsLevelEnabled(logrus.InfoLevel) {
 		grace := deadline.Sub(now).Round(time.Millisecond)
 		leftoverLog(m.log.WithFields(logrus.Fields{"signal": "SIGTERM", "grace": grace.String()}), n).
@@ -407,7 +483,7 @@ func (m *machine) finish(left bool) (done bool) {
 }
 
 func (m *machine) killLeftovers() (done bool) {
-	n := m.signalLeftovers(unix.SIGKILL, 0)
+	n := m.signalLeftovers(unix.SIGKILL)
 	if n != 0 {
 		leftoverLog(m.log.WithField("signal", "SIGKILL"), n).Warn("killing leftover processes: the grace period is over")
 	}
@@ -416,11 +492,16 @@ func (m *machine) killLeftovers() (done bool) {
 	return false
 }
 
-// signalLeftovers sends sig to every process left below tinit except
-// group skip. When they cannot be listed (no /proc, and tinit is not PID
-// 1), the main child's group gets it at least: what stayed there would
-// otherwise go on running under the host's init once tinit exits.
-func (m *machine) signalLeftovers(sig unix.Signal, skip int) int {
+// signalLeftovers sends sig to every process left below tinit; SIGTERM,
+// tinit's own stop, skips the groups that had their stop signal. When
+// they cannot be listed (no /proc, and tinit is not PID 1), the main
+// child's group gets it at least: what stayed there would otherwise go on
+// running under the host's init once tinit exits.
+func (m *machine) signalLeftovers(sig unix.Signal) int {
+	c, skip := plain, []int(nil)
+	if sig == unix.SIGTERM {
+		c, skip = tinitStop, m.stoppedGroups()
+	}
 	n, err := m.ops.SignalLeftovers(sig, skip)
 	if err == nil {
 		return n
@@ -430,12 +511,62 @@ func (m *machine) signalLeftovers(sig unix.Signal, skip int) int {
 		m.log.WithField("signal", signals.Name(sig)).Warnf("cannot signal leftover processes: %v", err)
 		m.listFailed = true
 	}
-	if m.group != 0 && m.group != skip {
-		if err := m.ops.Kill(-m.group, sig); err == nil && m.log.IsLevelEnabled(logrus.InfoLevel) {
+	if m.group != 0 {
+		if had, err := m.groupSignal(m.group, sig, c); had.IsZero() && err == nil && m.log.IsLevelEnabled(logrus.InfoLevel) {
 			m.log.WithFields(logrus.Fields{"signal": signals.Name(sig), "group": m.group}).Info("signalled the main child's group instead")
 		}
 	}
 	return -1 // how many is not known
+}
+
+// groupCause says why tinit signals a process group: groupSignal keeps
+// the stop-signal rule by it.
+type groupCause int
+
+const (
+	// plain: a forwarded signal that is no stop, or SIGKILL. Always sent.
+	plain groupCause = iota
+	// forwardedStop: a stop signal tinit received. Always sent, also to a
+	// group that had one (the child may give a second one a meaning of
+	// its own), and recorded as the group's stop.
+	forwardedStop
+	// tinitStop: tinit's own SIGTERM (a crashed generation, a failed
+	// child, the leftovers). Recorded, and never sent to a group that
+	// had its stop.
+	tinitStop
+)
+
+// groupSignal sends sig to process group pgid. Every signal tinit sends to
+// a group goes through here, so that "no process gets the stop signal
+// twice" is kept in one place and a new phase cannot forget it: it
+// remembers which groups had their stop, and when, and sends tinit's own
+// stop only to a group that had none. had is when the group had its stop
+// before this call; then a tinitStop sent nothing.
+func (m *machine) groupSignal(pgid int, sig unix.Signal, c groupCause) (had time.Time, err error) {
+	had = m.stops[pgid]
+	if c == tinitStop && !had.IsZero() {
+		return had, nil
+	}
+	err = m.ops.Kill(-pgid, sig)
+	if err == nil && c != plain && had.IsZero() {
+		m.stops[pgid] = m.clock.Now()
+	}
+	return had, err
+}
+
+// stoppedGroups lists the groups that had their stop and still have a
+// member; the others are forgotten. As PID 1, an empty list lets the
+// final SIGTERM be one kill(-1) rather than a walk of /proc.
+func (m *machine) stoppedGroups() []int {
+	var live []int
+	for g := range m.stops {
+		if m.groupAlive(g) {
+			live = append(live, g)
+		} else {
+			delete(m.stops, g)
+		}
+	}
+	return live
 }
 
 // markKilled starts the one KillWait that follows tinit's first SIGKILL.
@@ -477,12 +608,7 @@ func (m *machine) onTimer() (done bool) {
 	case killing, finishKilling:
 		return m.giveUp()
 	case crashStopping:
-		m.log.WithFields(logrus.Fields{"signal": "SIGKILL", "group": m.group, "grace": m.cfg.Grace.String()}).
-			Warn("the crashed child's group outlived the grace period: killing it")
-		if err := m.ops.Kill(-m.group, unix.SIGKILL); err != nil && errors.Is(err, proc.ErrNoProcess) {
-			return m.generationGone()
-		}
-		m.to(crashKilling, m.clock.Now().Add(KillWait))
+		return m.killGeneration()
 	case crashKilling:
 		m.log.WithField("group", m.group).Warnf("the crashed child's group is still there %v after SIGKILL: starting the next child anyway", KillWait)
 		return m.generationGone()
@@ -494,13 +620,24 @@ func (m *machine) onTimer() (done bool) {
 	return m.phase == ended
 }
 
-// releaseHeld ends the drain window: the held signals go out in order.
+// releaseHeld ends the drain window: the held signals go out in order,
+// each with its usual action, except that tinit does not stop itself
+// (the shell's job is long past that moment): TSTP, TTIN and TTOU stop
+// the child's group, CONT gives it the terminal back, then SIGCONT. The
+// SIGKILL deadline keeps running while the child is stopped.
 func (m *machine) releaseHeld() {
 	m.to(stopping, m.killAt)
 	held := m.held
 	m.held = nil
 	for _, sig := range held {
-		m.forward(sig)
+		switch {
+		case signals.JobControl(sig):
+			m.jobStop(sig)
+		case sig == unix.SIGCONT:
+			m.cont()
+		default:
+			m.forward(sig)
+		}
 	}
 }
 
@@ -515,8 +652,9 @@ func (m *machine) killMain() {
 // sigkillChild sends SIGKILL to the main child's group and to the child
 // itself.
 func (m *machine) sigkillChild() {
-	for _, target := range []int{-m.child.Pid, m.child.Pid} {
-		if err := m.ops.Kill(target, unix.SIGKILL); err != nil && !errors.Is(err, proc.ErrNoProcess) {
+	_, gerr := m.groupSignal(m.child.Pid, unix.SIGKILL, plain)
+	for _, err := range []error{gerr, m.ops.Kill(m.child.Pid, unix.SIGKILL)} {
+		if err != nil && !errors.Is(err, proc.ErrNoProcess) {
 			m.log.Warn(err)
 		}
 	}
@@ -549,42 +687,44 @@ func (m *machine) onSignal(sig unix.Signal) (done bool) {
 		m.logSignal(logrus.DebugLevel, sig, "dropped: rewritten to 0")
 		return false
 	}
+	stop := m.cfg.StopSignals[sig]
+	if stop && m.child.Pid != 0 {
+		// Reap first: a main child that exited before tinit got to the
+		// stop signal is handled as the exit it was (a crash, with
+		// --restart), then the signal meets the phase that follows. Which
+		// of the two came first in the kernel decides, not the order in
+		// which Run's select happened to pick them.
+		if m.onChild() {
+			return true
+		}
+	}
+	if m.phase == drainWindow {
+		m.hold(sig, stop)
+		return false
+	}
 	switch {
 	case signals.JobControl(sig):
 		m.jobStop(sig)
+		m.stopSelf()
 		return false
 	case sig == unix.SIGCONT:
 		m.cont()
 		return false
 	}
-	if m.phase == drainWindow {
-		// Held, in order, until the window ends. A second stop signal
-		// ends it now: someone is in a hurry.
-		if !contains(m.held, sig) {
-			m.held = append(m.held, sig)
-		}
-		if m.cfg.StopSignals[sig] && sig != m.stopSig {
-			m.logSignal(logrus.InfoLevel, sig, "another stop signal during --drain: forwarding what was held now")
-			m.releaseHeld()
-		}
-		return false
-	}
-	stop := m.cfg.StopSignals[sig]
 	switch m.phase {
 	case running:
 		if !stop {
 			m.forward(sig)
 			return false
 		}
-		now := m.clock.Now()
-		m.stopSig, m.stopAt, m.killAt = sig, now, now.Add(m.cfg.Drain+m.cfg.Grace)
+		m.beginStop(sig, m.cfg.Drain+m.cfg.Grace, time.Time{})
 		if m.cfg.Drain > 0 {
 			// Readiness turns 503 now (publish sees the phase); the
 			// signal follows once load balancers have had time to notice.
 			m.log.WithFields(logrus.Fields{"signal": signals.Name(sig), "delay": m.cfg.Drain.String()}).
 				Info("stop signal: not ready, forwarding it after --drain")
 			m.held = append(m.held[:0], sig)
-			m.to(drainWindow, now.Add(m.cfg.Drain))
+			m.to(drainWindow, m.stopAt.Add(m.cfg.Drain))
 			return false
 		}
 		m.to(stopping, m.killAt)
@@ -594,13 +734,11 @@ func (m *machine) onSignal(sig unix.Signal) (done bool) {
 		if stop && m.stopSig == 0 {
 			// A stop now ends tinit when the child exits, instead of a
 			// restart; the SIGKILL comes when it was due or at the grace.
-			now := m.clock.Now()
-			m.stopSig, m.stopAt, m.killAt = sig, now, now.Add(m.cfg.Grace)
-			if m.phase == failing && m.deadline.Before(m.killAt) {
-				m.killAt = m.deadline
-			}
 			if m.phase == failing {
+				m.beginStop(sig, m.cfg.Grace, m.deadline)
 				m.to(stopping, m.killAt)
+			} else {
+				m.beginStop(sig, m.cfg.Grace, time.Time{})
 			}
 		}
 	case stopping, killing:
@@ -612,11 +750,11 @@ func (m *machine) onSignal(sig unix.Signal) (done bool) {
 			m.logSignal(logrus.DebugLevel, sig, "not forwarded: restarting, there is no child")
 			return false
 		}
-		now := m.clock.Now()
-		m.stopSig, m.stopAt, m.killAt = sig, now, now.Add(m.cfg.Grace)
-		if m.phase == crashStopping && m.deadline.Before(m.killAt) {
-			m.killAt = m.deadline // the crashed group's SIGKILL stays when it was due
+		due := time.Time{}
+		if m.phase == crashStopping {
+			due = m.deadline // the crashed group's SIGKILL stays when it was due
 		}
+		m.beginStop(sig, m.cfg.Grace, due)
 		m.code = 128 + int(sig)
 		m.reason = fmt.Sprintf("%s while restarting the main child", signals.Name(sig))
 		m.logSignal(logrus.InfoLevel, sig, "stop signal while restarting: no new child; exiting")
@@ -628,20 +766,45 @@ func (m *machine) onSignal(sig unix.Signal) (done bool) {
 	return false
 }
 
-func contains(list []unix.Signal, sig unix.Signal) bool {
-	for _, s := range list {
-		if s == sig {
-			return true
-		}
+// beginStop records the first stop signal, received now: the SIGKILL
+// deadline is window from now, or due when that comes sooner (a SIGKILL
+// already due stays due). Every phase that takes a stop signal goes
+// through here; they differ only in window and due.
+func (m *machine) beginStop(sig unix.Signal, window time.Duration, due time.Time) {
+	now := m.clock.Now()
+	m.stopSig, m.stopAt, m.killAt = sig, now, now.Add(window)
+	if !due.IsZero() && due.Before(m.killAt) {
+		m.killAt = due
 	}
-	return false
+}
+
+// hold keeps a signal received during the drain window, in order, until
+// the window ends; job control too, so that nothing overtakes the stop
+// signal. A repeat of a signal still held coalesces, as the kernel's
+// pending signals do; and as the kernel does, a SIGCONT discards the
+// stops held before it, and a stop the SIGCONT held before it. A second,
+// different stop signal ends the window now: someone is in a hurry.
+func (m *machine) hold(sig unix.Signal, stop bool) {
+	switch {
+	case sig == unix.SIGCONT:
+		m.held = slices.DeleteFunc(m.held, signals.JobControl)
+	case signals.JobControl(sig):
+		m.held = slices.DeleteFunc(m.held, func(s unix.Signal) bool { return s == unix.SIGCONT })
+	}
+	if !slices.Contains(m.held, sig) {
+		m.held = append(m.held, sig)
+	}
+	if stop && sig != m.stopSig {
+		m.logSignal(logrus.InfoLevel, sig, "another stop signal during --drain: forwarding what was held now")
+		m.releaseHeld()
+	}
 }
 
 // jobStop is SIGTSTP, SIGTTIN or SIGTTOU, as dumb-init handles them: the
 // child's group is stopped with SIGSTOP (the child alone gets the signal
-// itself with --single-child; a --rewrite of it is forwarded instead),
-// then tinit stops itself, so that the shell that runs it sees the job
-// stop. As PID 1, which the kernel never stops, only the child stops.
+// itself with --single-child; a --rewrite of it is forwarded instead).
+// The caller then stops tinit itself (stopSelf), so that the shell that
+// runs it sees the job stop.
 func (m *machine) jobStop(sig unix.Signal) {
 	if m.child.Pid != 0 {
 		switch to := m.cfg.Rewrite.Apply(sig); {
@@ -655,7 +818,6 @@ func (m *machine) jobStop(sig unix.Signal) {
 			m.pauseDeadline()
 		}
 	}
-	m.stopSelf()
 }
 
 // cont is SIGCONT: tinit runs again. When the shell gave the terminal to
@@ -683,9 +845,6 @@ func (m *machine) forward(sig unix.Signal) {
 		return
 	}
 	m.send(sig, to)
-	if m.cfg.StopSignals[sig] && m.cfg.Group {
-		m.stopGroup = m.child.Pid
-	}
 }
 
 // send delivers to, standing for the received sig, to the main child's
@@ -696,7 +855,11 @@ func (m *machine) send(sig, to unix.Signal) {
 	pid := m.child.Pid
 	var err error
 	if m.cfg.Group {
-		err = m.ops.Kill(-pid, to)
+		c := plain
+		if m.cfg.StopSignals[sig] {
+			c = forwardedStop
+		}
+		_, err = m.groupSignal(pid, to, c)
 		if pg, perr := m.ops.Getpgid(pid); err != nil || (perr == nil && pg != pid) {
 			if perr := m.ops.Kill(pid, to); perr == nil || err == nil {
 				err = nil

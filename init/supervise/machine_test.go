@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,6 +70,11 @@ var events = map[string]func(h *harness) bool{
 	"tick": func(h *harness) bool { return h.m.onTick() },
 	// READY=1 from the main child.
 	"notify": func(h *harness) bool { h.m.onNotify(notify.Message{Pid: 100, Ready: true}); return false },
+	// Ctrl-Z, and fg, at tinit (here not PID 1: it stops itself).
+	"jobstop": func(h *harness) bool { return h.m.onSignal(unix.SIGTSTP) },
+	"cont":    func(h *harness) bool { return h.m.onSignal(unix.SIGCONT) },
+	// The main child continued by someone else (kill -CONT): WCONTINUED.
+	"continued": func(h *harness) bool { h.ops.cont(100); return h.m.onChild() },
 }
 
 // TestTransitions drives every (phase, event) pair of the package doc's
@@ -87,6 +93,9 @@ func TestTransitions(t *testing.T) {
 		{running, "timer", running, "", 0},
 		{running, "tick", running, "", 0},
 		{running, "notify", running, "", 0},
+		{running, "jobstop", running, "kill -100 STOP; kill 50 STOP", 0},
+		{running, "cont", running, "kill -100 CONT", 0},
+		{running, "continued", running, "", 0},
 
 		{drainWindow, "exit", ended, "", 0},
 		{drainWindow, "stop", stopping, "kill -100 TERM; kill -100 QUIT", 0},
@@ -94,6 +103,9 @@ func TestTransitions(t *testing.T) {
 		{drainWindow, "timer", stopping, "kill -100 TERM", 0},
 		{drainWindow, "tick", drainWindow, "", 0},
 		{drainWindow, "notify", drainWindow, "", 0},
+		{drainWindow, "jobstop", drainWindow, "", 0},
+		{drainWindow, "cont", drainWindow, "", 0},
+		{drainWindow, "continued", drainWindow, "", 0},
 
 		{stopping, "exit", ended, "", 0},
 		{stopping, "stop", stopping, "kill -100 QUIT", 0},
@@ -101,6 +113,9 @@ func TestTransitions(t *testing.T) {
 		{stopping, "timer", killing, "kill -100 KILL; kill 100 KILL", 0},
 		{stopping, "tick", stopping, "", 0},
 		{stopping, "notify", stopping, "", 0},
+		{stopping, "jobstop", stopping, "kill -100 STOP; kill 50 STOP", 0},
+		{stopping, "cont", stopping, "kill -100 CONT", 0},
+		{stopping, "continued", stopping, "", 0},
 
 		{killing, "exit", ended, "", 0},
 		{killing, "stop", killing, "kill -100 QUIT", 0},
@@ -108,6 +123,9 @@ func TestTransitions(t *testing.T) {
 		{killing, "timer", ended, "", 137},
 		{killing, "tick", killing, "", 0},
 		{killing, "notify", killing, "", 0},
+		{killing, "jobstop", killing, "kill -100 STOP; kill 50 STOP", 0},
+		{killing, "cont", killing, "kill -100 CONT", 0},
+		{killing, "continued", killing, "", 0},
 
 		{crashStopping, "exit", backingOff, "", 0},
 		{crashStopping, "stop", finishing, "leftovers TERM skip=100", 131},
@@ -115,6 +133,9 @@ func TestTransitions(t *testing.T) {
 		{crashStopping, "timer", crashKilling, "kill -100 KILL", 0},
 		{crashStopping, "tick", crashStopping, "", 0},
 		{crashStopping, "notify", crashStopping, "", 0},
+		{crashStopping, "jobstop", crashStopping, "kill 50 STOP", 0},
+		{crashStopping, "cont", crashStopping, "", 0},
+		{crashStopping, "continued", crashStopping, "", 0},
 
 		{crashKilling, "exit", running, "start prev=100 dir=/srv", 0},
 		{crashKilling, "stop", finishing, "leftovers TERM skip=100", 131},
@@ -122,6 +143,9 @@ func TestTransitions(t *testing.T) {
 		{crashKilling, "timer", running, "start prev=100 dir=/srv", 0},
 		{crashKilling, "tick", crashKilling, "", 0},
 		{crashKilling, "notify", crashKilling, "", 0},
+		{crashKilling, "jobstop", crashKilling, "kill 50 STOP", 0},
+		{crashKilling, "cont", crashKilling, "", 0},
+		{crashKilling, "continued", crashKilling, "", 0},
 
 		{backingOff, "exit", backingOff, "", 0},
 		{backingOff, "stop", ended, "", 131},
@@ -129,6 +153,9 @@ func TestTransitions(t *testing.T) {
 		{backingOff, "timer", running, "start prev=100 dir=/srv", 0},
 		{backingOff, "tick", backingOff, "", 0},
 		{backingOff, "notify", backingOff, "", 0},
+		{backingOff, "jobstop", backingOff, "kill 50 STOP", 0},
+		{backingOff, "cont", backingOff, "", 0},
+		{backingOff, "continued", backingOff, "", 0},
 
 		{finishing, "exit", ended, "", 0},
 		{finishing, "stop", finishing, "", 0},
@@ -136,6 +163,9 @@ func TestTransitions(t *testing.T) {
 		{finishing, "timer", finishKilling, "leftovers KILL skip=0", 0},
 		{finishing, "tick", finishing, "", 0},
 		{finishing, "notify", finishing, "", 0},
+		{finishing, "jobstop", finishing, "kill 50 STOP", 0},
+		{finishing, "cont", finishing, "", 0},
+		{finishing, "continued", finishing, "", 0},
 
 		{finishKilling, "exit", ended, "", 0},
 		{finishKilling, "stop", finishKilling, "", 0},
@@ -143,6 +173,9 @@ func TestTransitions(t *testing.T) {
 		{finishKilling, "timer", ended, "", 0},
 		{finishKilling, "tick", finishKilling, "leftovers KILL skip=0", 0},
 		{finishKilling, "notify", finishKilling, "", 0},
+		{finishKilling, "jobstop", finishKilling, "kill 50 STOP", 0},
+		{finishKilling, "cont", finishKilling, "", 0},
+		{finishKilling, "continued", finishKilling, "leftovers KILL skip=0", 0},
 
 		{failing, "exit", ended, "", 1},
 		{failing, "stop", stopping, "kill -100 QUIT", 0},
@@ -150,6 +183,9 @@ func TestTransitions(t *testing.T) {
 		{failing, "timer", failKilling, "kill -100 KILL; kill 100 KILL", 0},
 		{failing, "tick", failing, "", 0},
 		{failing, "notify", failing, "", 0},
+		{failing, "jobstop", failing, "kill -100 STOP; kill 50 STOP", 0},
+		{failing, "cont", failing, "kill -100 CONT", 0},
+		{failing, "continued", failing, "", 0},
 
 		{failKilling, "exit", ended, "", 1},
 		{failKilling, "stop", failKilling, "kill -100 QUIT", 0},
@@ -157,6 +193,9 @@ func TestTransitions(t *testing.T) {
 		{failKilling, "timer", ended, "", 137},
 		{failKilling, "tick", failKilling, "", 0},
 		{failKilling, "notify", failKilling, "", 0},
+		{failKilling, "jobstop", failKilling, "kill -100 STOP; kill 50 STOP", 0},
+		{failKilling, "cont", failKilling, "kill -100 CONT", 0},
+		{failKilling, "continued", failKilling, "", 0},
 	}
 	seen := map[phase]map[string]bool{}
 	for _, tt := range tests {
@@ -185,7 +224,117 @@ func TestTransitions(t *testing.T) {
 			}
 		}
 	}
+	for _, tt := range faultRows {
+		t.Run("under faults/"+tt.name, func(t *testing.T) {
+			h := newHarness(t, 50, tt.opts...)
+			tt.setup(h)
+			if h.m.phase != tt.from {
+				t.Fatalf("setup reached %v, want %v", h.m.phase, tt.from)
+			}
+			h.ops.take()
+			done := events[tt.event](h)
+			h.want(tt.to, tt.calls)
+			if done != (tt.to == ended) {
+				t.Errorf("done = %v in phase %v", done, h.m.phase)
+			}
+			if tt.to == ended && h.m.result().Code != tt.code {
+				t.Errorf("exit code %d, want %d", h.m.result().Code, tt.code)
+			}
+			if tt.check != nil {
+				tt.check(t, h)
+			}
+		})
+	}
 }
+
+// faultRows are TestTransitions' rows for what issue 19 found: a
+// (phase, event) pair of the package doc's table met with a setup of its
+// own, each a defect that is fixed.
+var faultRows = []struct {
+	name  string
+	opts  []func(*Config)
+	setup func(h *harness)
+	from  phase
+	event string
+	to    phase
+	calls string
+	code  int
+	check func(t *testing.T, h *harness)
+}{{
+	name: "a failed child's group had its SIGTERM: the restart sends no second one",
+	opts: []func(*Config){notifyTimeout, restartOnFailure},
+	setup: func(h *harness) {
+		h.ops.alive[150] = 100
+		h.advance()
+	},
+	from: failing, event: "exit", to: crashStopping, calls: "",
+	check: func(t *testing.T, h *harness) {
+		if want := h.m.stops[100].Add(testGrace); !h.m.deadline.Equal(want) {
+			t.Errorf("SIGKILL at %v, want a grace period after the failure's SIGTERM (%v)", h.m.deadline, want)
+		}
+	},
+}, {
+	name: "a failed child's group had its SIGTERM: the final drain skips it",
+	opts: []func(*Config){notifyTimeout},
+	setup: func(h *harness) {
+		h.ops.alive[150] = 100
+		h.ops.others = true
+		h.advance()
+	},
+	from: failing, event: "exit", to: finishing, calls: "leftovers TERM skip=100",
+}, {
+	name: "a restart the kernel cannot fork backs off",
+	opts: []func(*Config){restartOnFailure},
+	setup: func(h *harness) {
+		h.ops.exit(100, 1)
+		h.m.onChild()
+		h.ops.startErr = &proc.StartError{Program: "app", Code: proc.CodeNoResources, Err: unix.EAGAIN}
+	},
+	from: backingOff, event: "timer", to: backingOff, calls: "start prev=100 dir=/srv",
+	check: func(t *testing.T, h *harness) {
+		if h.m.restarts != 1 || !h.m.deadline.After(h.clock.now) {
+			t.Errorf("restarts %d, next start at %v: want 1, after the backoff", h.m.restarts, h.m.deadline)
+		}
+	},
+}, {
+	name: "a crash SIGTERM refused (EPERM) waits for the group rather than start beside it",
+	opts: []func(*Config){func(c *Config) { c.Restart.Policy = RestartAlways }},
+	setup: func(h *harness) {
+		h.ops.killErr[-100] = unix.EPERM
+	},
+	from: running, event: "exit", to: crashStopping, calls: "kill -100 TERM",
+}, {
+	name: "a child continued by someone else (kill -CONT): the watchdog runs again",
+	opts: []func(*Config){withNotify(Notify{Watchdog: 3 * time.Second})},
+	setup: func(h *harness) {
+		h.say(100, notify.Message{Ready: true})
+		h.ops.stop(100, unix.SIGTSTP)
+		h.m.onChild()
+		h.clock.now = h.clock.now.Add(10 * time.Second)
+	},
+	from: running, event: "continued", to: running, calls: "",
+	check: func(t *testing.T, h *harness) {
+		if want := h.clock.now.Add(3 * time.Second); !h.m.deadline.Equal(want) {
+			t.Errorf("watchdog due %v, want 3s after the continue (%v)", h.m.deadline, want)
+		}
+	},
+}, {
+	name: "job control is held in the drain window, in order",
+	opts: []func(*Config){withDrain},
+	setup: func(h *harness) {
+		h.m.onSignal(unix.SIGTERM)
+		h.m.onSignal(unix.SIGUSR1)
+		h.m.onSignal(unix.SIGCONT)
+	},
+	from: drainWindow, event: "timer", to: stopping, calls: "kill -100 TERM; kill -100 USR1; kill -100 CONT",
+}, {
+	name: "a stop signal that comes with the crash: the exit first",
+	opts: []func(*Config){restartOnFailure},
+	setup: func(h *harness) {
+		h.ops.exit(100, 1) // reaped only when the signal is handled
+	},
+	from: running, event: "stop", to: ended, calls: "kill -100 TERM", code: 128 + int(unix.SIGQUIT),
+}}
 
 // setupPhase returns a harness in phase p, with its operations cleared.
 func setupPhase(t *testing.T, p phase) *harness {
@@ -337,12 +486,24 @@ func TestNoProcessGetsTheStopSignalTwice(t *testing.T) {
 	t.Run("the group that had TERM is skipped by the final SIGTERM", func(t *testing.T) {
 		h := newHarness(t, 1)
 		h.ops.others = true
+		h.ops.alive[150] = 100 // a worker in the child's group
 		h.m.onSignal(unix.SIGTERM)
 		h.ops.exit(100, -int(unix.SIGTERM))
 		h.m.onChild()
 		h.want(finishing, "kill -100 TERM; leftovers TERM skip=100")
 		if want := h.m.stopAt.Add(testGrace); !h.m.deadline.Equal(want) {
 			t.Fatalf("leftovers' deadline %v after the stop, want the stop's own", h.m.deadline.Sub(h.m.stopAt))
+		}
+	})
+	t.Run("a group that had TERM and is empty now is skipped no more: as PID 1 that is one kill(-1)", func(t *testing.T) {
+		h := newHarness(t, 1)
+		h.ops.others = true
+		h.m.onSignal(unix.SIGTERM)
+		h.ops.exit(100, -int(unix.SIGTERM))
+		h.m.onChild()
+		h.want(finishing, "kill -100 TERM; leftovers TERM skip=0")
+		if len(h.m.stops) != 0 {
+			t.Fatalf("the empty group is still remembered: %v", h.m.stops)
 		}
 	})
 	t.Run("with --single-child only the child had it", func(t *testing.T) {
@@ -623,4 +784,43 @@ func TestPublishedStartTimeFollowsEachNewChild(t *testing.T) {
 	if got := st.Snapshot(); !got.ChildStarted.Equal(h.clock.now) || !got.ChildUp || got.Restarts != 1 {
 		t.Fatalf("after the restart: published start %v, up %v, restarts %d; want %v, up, 1", got.ChildStarted, got.ChildUp, got.Restarts, h.clock.now)
 	}
+}
+
+func TestAStartTheKernelCannotFork(t *testing.T) {
+	eagain := func() error { return &proc.StartError{Program: "app", Code: proc.CodeNoResources, Err: unix.EAGAIN} }
+	t.Run("the first start ends tinit with 1", func(t *testing.T) {
+		h := &harness{t: t, ops: newFakeOps(), clock: &fakeClock{now: time.Unix(1, 0)}}
+		h.ops.startErr = eagain()
+		h.m = newMachine(newHarness(t, 1, restartOnFailure).m.cfg, h.ops, h.clock, 1)
+		if !h.m.start() || h.m.result().Code != 1 || !strings.Contains(h.m.result().Reason, "EAGAIN") {
+			t.Fatalf("exit %d (%q), want 1 naming EAGAIN", h.m.result().Code, h.m.result().Reason)
+		}
+	})
+	t.Run("failed restarts count against --max-restarts, then exit 1", func(t *testing.T) {
+		h := newHarness(t, 1, restartOnFailure, func(c *Config) { c.Restart.MaxRestarts = 3 })
+		h.ops.exit(100, 1)
+		h.m.onChild() // restart 1 is due
+		for i := 2; i <= 3; i++ {
+			h.ops.startErr = eagain()
+			if h.advance() || h.m.phase != backingOff || h.m.restarts != i-1 {
+				t.Fatalf("failed start %d: phase %v, restarts %d", i-1, h.m.phase, h.m.restarts)
+			}
+		}
+		h.ops.startErr = eagain()
+		if !h.advance() || h.m.result().Code != 1 || h.m.restarts != 3 || !strings.Contains(h.m.result().Reason, "--max-restarts 3") {
+			t.Fatalf("exit %d after %d restarts (%q); want 1 after 3, naming --max-restarts", h.m.result().Code, h.m.restarts, h.m.result().Reason)
+		}
+	})
+	t.Run("once the kernel has room again the child runs", func(t *testing.T) {
+		h := newHarness(t, 1, restartOnFailure)
+		h.ops.exit(100, 1)
+		h.m.onChild()
+		h.ops.startErr = eagain()
+		h.advance()
+		h.advance()
+		h.want(running, "kill -100 TERM; start prev=100 dir=/srv; start prev=100 dir=/srv")
+		if h.m.restarts != 2 {
+			t.Fatalf("restarts %d, want 2: the failed start counts", h.m.restarts)
+		}
+	})
 }

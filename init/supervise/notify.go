@@ -127,6 +127,15 @@ func (m *machine) onNotify(msg notify.Message) {
 	}
 	n := &m.notes.counts
 	now := m.clock.Now()
+	// The watchdog's interval counts from now, or, while the child is
+	// stopped (a sender in its tree may still run), from the stop:
+	// resumeDeadline adds the whole pause, so the interval then starts
+	// when the child runs again, not later by the part of the pause that
+	// came before the message.
+	dogBase := now
+	if !m.word.pausedAt.IsZero() {
+		dogBase = m.word.pausedAt
+	}
 	n[healthz.NotifyUnknown] += uint64(msg.Unknown)
 	if msg.MainPID != 0 {
 		n[healthz.NotifyMainPID]++
@@ -167,7 +176,7 @@ func (m *machine) onNotify(msg notify.Message) {
 		m.word.ready, m.word.wasReady, m.word.reloading = true, true, false
 		if d := m.cfg.Notify.Watchdog; d > 0 && m.word.dogAt.IsZero() {
 			// As systemd's WatchdogSec=: armed by READY=1.
-			m.word.dogAt = now.Add(d)
+			m.word.dogAt = dogBase.Add(d)
 		}
 	}
 	if msg.Stopping {
@@ -181,7 +190,7 @@ func (m *machine) onNotify(msg notify.Message) {
 		n[healthz.NotifyWatchdog]++
 		m.word.ping = now
 		if !m.word.dogAt.IsZero() {
-			m.word.dogAt = now.Add(m.cfg.Notify.Watchdog)
+			m.word.dogAt = dogBase.Add(m.cfg.Notify.Watchdog)
 		}
 	}
 	// As systemd: the trigger works with or without --notify-watchdog.
@@ -223,11 +232,15 @@ func (m *machine) failChild(why string, sig unix.Signal) {
 	m.word.ready = false
 	m.log.WithFields(logrus.Fields{"pid": m.child.Pid, "signal": signals.Name(sig), "grace": m.cfg.Grace.String()}).
 		Errorf("main child failed: %s", why)
-	target := m.child.Pid
+	var err error
 	if sig != unix.SIGABRT && m.cfg.Group {
-		target = -target
+		// Recorded as the group's stop: neither a restart nor the final
+		// drain sends it another SIGTERM.
+		_, err = m.groupSignal(m.child.Pid, sig, tinitStop)
+	} else {
+		err = m.ops.Kill(m.child.Pid, sig)
 	}
-	if err := m.ops.Kill(target, sig); err != nil && !errors.Is(err, proc.ErrNoProcess) {
+	if err != nil && !errors.Is(err, proc.ErrNoProcess) {
 		m.log.Warn(err)
 	}
 	m.word.pausedAt = time.Time{}

@@ -121,7 +121,8 @@ func TestNotifyTimeout(t *testing.T) {
 		then   phase
 		calls  string
 	}{
-		{"on-failure restarts a clean exit", restartOnFailure, 0, backingOff, "kill -100 TERM"},
+		// Its group had SIGTERM when it failed: not again.
+		{"on-failure restarts a clean exit", restartOnFailure, 0, backingOff, ""},
 		{"never ends with 1 for a clean exit: it failed", func(*Config) {}, 0, ended, ""},
 	}
 	for _, tt := range tests {
@@ -238,5 +239,20 @@ func TestAFailedChildSaysWhyItIsNotReady(t *testing.T) {
 	s := h.status()
 	if s.ChildReady || s.NotifyCounts[healthz.NotifyReady] != 1 || !strings.Contains(s.NotReadyWhy, "failed: not ready 1s after its start") {
 		t.Fatalf("ready %v, count %d, why %q", s.ChildReady, s.NotifyCounts[healthz.NotifyReady], s.NotReadyWhy)
+	}
+}
+
+func TestAWatchdogPingWhileStoppedCountsFromTheContinue(t *testing.T) {
+	const dog = 3 * time.Second
+	h := newHarness(t, 1, withNotify(Notify{Watchdog: dog}))
+	h.ops.parent = map[int]int{200: 100} // a helper that is not stopped
+	h.say(100, notify.Message{Ready: true})
+	h.m.onSignal(unix.SIGTSTP)
+	h.clock.now = h.clock.now.Add(5 * time.Second)
+	h.say(200, notify.Message{Watchdog: true})
+	h.clock.now = h.clock.now.Add(5 * time.Second)
+	h.m.onSignal(unix.SIGCONT)
+	if want := h.clock.now.Add(dog); !h.m.deadline.Equal(want) {
+		t.Fatalf("watchdog due %v after the continue, want %v: the ping was extended by the part of the pause before it", h.m.deadline.Sub(h.clock.now), dog)
 	}
 }

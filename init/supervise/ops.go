@@ -23,8 +23,9 @@ type Ops interface {
 	// Reap is reaper.Reap.
 	Reap(buf []reaper.Exit) ([]reaper.Exit, bool, error)
 	// SignalLeftovers sends sig to every process below tinit except the
-	// members of group skip, and says how many it reached (-1: unknown).
-	SignalLeftovers(sig unix.Signal, skip int) (int, error)
+	// members of the groups in skip, and says how many it reached (-1:
+	// unknown).
+	SignalLeftovers(sig unix.Signal, skip []int) (int, error)
 	// Leftovers lists the processes still below tinit.
 	Leftovers() []int
 	// Foreground gives the terminal to group pgid if tinit's group holds
@@ -53,7 +54,7 @@ func (osOps) Getpgid(pid int) (int, error)             { return proc.Getpgid(pid
 func (osOps) Reap(buf []reaper.Exit) ([]reaper.Exit, bool, error) {
 	return reaper.Reap(buf)
 }
-func (o osOps) SignalLeftovers(sig unix.Signal, skip int) (int, error) {
+func (o osOps) SignalLeftovers(sig unix.Signal, skip []int) (int, error) {
 	return proc.SignalLeftovers(sig, o.self, skip)
 }
 func (o osOps) Leftovers() []int {
