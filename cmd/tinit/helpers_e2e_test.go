@@ -150,7 +150,10 @@ func runHelper() {
 		}
 		execArgs(args)
 	case "record":
-		helperRecord(args[0], args[1:])
+		helperRecord(args[0], args[1:], false)
+	case "record-stamped":
+		// As record, each name followed by the wall clock in nanoseconds.
+		helperRecord(args[0], args[1:], true)
 	case "count-term":
 		// args: FILE READY. Append a line to FILE for each SIGTERM, at
 		// once (a slow handler would let two TERMs coalesce); create READY
@@ -378,10 +381,11 @@ func firstReal(sigs chan os.Signal) os.Signal {
 }
 
 // helperRecord appends the name of each signal it gets (TERM, QUIT, ...)
-// to file, one a line. specs name the signals to catch; one ending in "!"
-// also ends the helper with exit 0 once it is recorded. It says ready once
-// every handler is in place.
-func helperRecord(file string, specs []string) {
+// to file, one a line; with stamp, the name is followed by a space and the
+// time it came, in Unix nanoseconds. specs name the signals to catch; one
+// ending in "!" also ends the helper with exit 0 once it is recorded. It
+// says ready once every handler is in place.
+func helperRecord(file string, specs []string, stamp bool) {
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -404,7 +408,11 @@ func helperRecord(file string, specs []string) {
 	fmt.Println("ready")
 	for sig := range ch {
 		s := sig.(syscall.Signal)
-		f.WriteString(strings.TrimPrefix(unix.SignalName(s), "SIG") + "\n")
+		line := strings.TrimPrefix(unix.SignalName(s), "SIG")
+		if stamp {
+			line += " " + strconv.FormatInt(time.Now().UnixNano(), 10)
+		}
+		f.WriteString(line + "\n")
 		if exitOn[sig] {
 			os.Exit(0)
 		}
