@@ -151,9 +151,8 @@ func (m *machine) to(p phase, d time.Time) {
 	m.phase, m.deadline = p, d
 }
 
-// start starts a main child. A PROGRAM that cannot be run ends tinit with
-// 127 or 126, whatever the policy: that is configuration, not a crash.
-// Processes tinit inherited are drained all the same.
+// start starts a main child; startFailed says what a failed start
+// means.
 func (m *machine) start() (done bool) {
 	c, err := m.ops.Start(proc.Spec{Argv: m.cfg.Argv, Env: m.cfg.Env, Dir: m.cfg.Dir, PrevGroup: m.group})
 	restart := m.group != 0 // a child started before this one
@@ -171,7 +170,6 @@ func (m *machine) start() (done bool) {
 	if c.TTYErr != nil {
 		m.log.Warnf("the child's group could not take the terminal: %v", c.TTYErr)
 	}
-
 	// Guarded: logrus builds the entry before it checks the level, and a
 	// restart loop must not make garbage for lines nobody sees.
 	if m.log.IsLevelEnabled(logrus.InfoLevel) {
