@@ -176,7 +176,21 @@ func TestForkFailureIsAResourceError(t *testing.T) {
 		argv := append([]string{strace, "-f", "-qq", "--seccomp-bpf", "-o", "/dev/null", "-e", "trace=chdir", "-e", "inject=chdir:delay_enter=3s"},
 			inPidsCgroup(procs, tinitBin, "--", "/bin/true")...)
 		r := startWrapped(t, nil, argv, nil)
-		tinit := childOf(t, childOf(t, r.cmd.Process.Pid)) // strace, unshare, tinit
+		// strace, then unshare, then tinit: each appears in its own time
+		// on a loaded machine.
+		tinit := 0
+		waitFor(20*time.Second, func() bool {
+			for _, u := range children(r.cmd.Process.Pid) {
+				if k := children(u); len(k) > 0 {
+					tinit = k[0]
+					return true
+				}
+			}
+			return false
+		})
+		if tinit == 0 {
+			t.Fatalf("no tinit below strace (pid %d) after 20s; stderr:\n%s", r.cmd.Process.Pid, r.stderr)
+		}
 		if !waitFor(10*time.Second, func() bool { return inChdir(tinit) }) {
 			t.Fatalf("tinit (pid %d) was never seen in chdir; stderr:\n%s", tinit, r.stderr)
 		}
