@@ -67,7 +67,7 @@ type input struct {
 // struct costs by its size. With a field for each of the 37 variables,
 // reflect.StructOf and envconfig's pass over them cost about 130 kB of
 // tinit's RSS when none is set (64 kB of it a block of reflect's code),
-// and about 40 kB more than a one-field struct when one is
+// and about 35 kB more than a one-field struct when one is
 // (docs/performance.md).
 //
 // Full names, with no prefix: with a prefix, envconfig falls back to the
