@@ -465,6 +465,37 @@ func checkOneLine(t *testing.T, err error) {
 	}
 }
 
+// TestOnlySetVariablesAreRead checks readEnv with none of the options
+// table's variables set, and with some: set but empty is still set, as
+// envconfig reads it (pick then takes an empty variable for unset).
+func TestOnlySetVariablesAreRead(t *testing.T) {
+	unsetAll := func(t *testing.T) {
+		for _, name := range variables() {
+			t.Setenv(name, "")
+			os.Unsetenv(name)
+		}
+	}
+	t.Run("none set reads nothing", func(t *testing.T) {
+		unsetAll(t)
+		env, err := readEnv()
+		if err != nil || len(env) != 0 {
+			t.Fatalf("readEnv gave %v, %v; want nothing", env, err)
+		}
+	})
+	t.Run("a variable set to nothing is read as empty, beside one with a value", func(t *testing.T) {
+		unsetAll(t)
+		t.Setenv("TINIT_LOG_LEVEL", "")
+		t.Setenv("TINI_SUBREAPER", "1")
+		env, err := readEnv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := env["TINIT_LOG_LEVEL"]; len(env) != 2 || !ok || v != "" || env["TINI_SUBREAPER"] != "1" {
+			t.Fatalf("readEnv gave %v; want TINIT_LOG_LEVEL empty and TINI_SUBREAPER 1", env)
+		}
+	})
+}
+
 // TestEveryVariableIsRead sets each variable the options table names in
 // turn and checks that readEnv, through envconfig, reads it, and only it.
 func TestEveryVariableIsRead(t *testing.T) {

@@ -38,6 +38,8 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	// Its init grows the main goroutine's stack before any other init runs.
+	_ "github.com/tinit/tinit/cmd/tinit/internal/mainstack"
 	"github.com/tinit/tinit/healthz"
 	"github.com/tinit/tinit/init/supervise"
 	"github.com/tinit/tinit/notify"
