@@ -24,9 +24,11 @@ import (
 const maxConns = 64
 
 // fdReserve is what tinit keeps of its descriptors for itself beyond the
-// endpoint's connections: stdio, the runtime's poller (2), the listener,
-// a failed exec's error pipe (2), a walk of /proc, the termination log,
-// and spare; each app check may hold one more while it runs.
+// endpoint's connections: stdio (3), the runtime's poller (2), the
+// listener, a failed exec's error pipe (2), a walk of /proc, the
+// termination log, the notify socket and the fds one datagram may pass
+// before they are closed (1 + 4), and one spare; each app check may hold
+// one more while it runs.
 const fdReserve = 16
 
 // MinConns is the fewest connections the endpoint needs: a probe or two
