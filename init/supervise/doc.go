@@ -43,11 +43,17 @@
 //     not the final one to leftovers. A phase added later cannot forget
 //     the rule, since it has no other way to signal a group. A group is
 //     forgotten once it is empty, so that as PID 1 the final SIGTERM is
-//     one kill(-1) again. Everything gets SIGKILL at the deadline.
+//     one kill(-1) again. Everything gets SIGKILL at the deadline. Two
+//     exceptions: a signal tinit received is always forwarded, also to a
+//     group that had its stop (the child may give a second one a meaning
+//     of its own); and as PID 1 without its own /proc, the final SIGTERM
+//     is kill(-1), which cannot skip a group.
 //   - A stop signal meets the main child's exit in the order the kernel
 //     saw them: before it acts on a stop signal, the loop reaps. A child
 //     that had exited by then is a crash (restarted by policy), and the
-//     stop signal then ends tinit with 128+N, as in any restart phase.
+//     stop signal then ends tinit with 128+N, as in any restart phase; a
+//     restart due at once (--backoff 0) waits in backingOff for it, so no
+//     child starts only to be stopped.
 //   - tinit is done when the reaper reports no child left: as PID 1 or
 //     subreaper every survivor of the tree is re-parented to it, so "no
 //     child" is "nothing left", and the case with nothing left costs no
@@ -118,8 +124,9 @@
 //
 // A start that fails for want of a resource (fork's EAGAIN under a full
 // pids cgroup, ENOMEM, EMFILE, ENFILE) is no verdict on PROGRAM: on a
-// restart it is a failed start that backs off and counts against
-// --max-restarts like a crash; on the first start tinit exits 1.
+// restart it is a failed start that backs off (minRetry at least) and
+// counts against --max-restarts like a crash; on the first start tinit
+// exits 1.
 //
 // A notify message (--notify) changes no phase, except WATCHDOG=trigger
 // in running (failing at once); it moves running's deadline: READY=1 ends

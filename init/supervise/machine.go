@@ -67,6 +67,10 @@ var phaseNames = [...]string{
 
 func (p phase) String() string { return phaseNames[p] }
 
+// minRetry is the least delay before another start after one the kernel
+// refused for want of a resource.
+const minRetry = 100 * time.Millisecond
+
 // sweepBatch is how many exits one wait4 batch collects before the loop
 // accounts for them and goes on: 4 KiB of buffer.
 const sweepBatch = 256
@@ -117,6 +121,9 @@ type machine struct {
 	stopSent bool
 	// restartAt is when the crashed child's backoff ends.
 	restartAt time.Time
+	// stopPending: a stop signal is being handled; a restart it meets
+	// must not start a child. Set only for the length of one onSignal.
+	stopPending bool
 
 	code   int    // the child's code, before ExitMap
 	reason string // why tinit ends
@@ -164,6 +171,10 @@ func (m *machine) start() (done bool) {
 		return m.startFailed(err, restart)
 	}
 	m.child, m.group, m.started = c, c.Pid, m.clock.Now()
+	// The new group's number was free, so any group remembered under it
+	// is long gone (one that crashKilling gave up on, say): forget it, or
+	// the new child would never get tinit's SIGTERM.
+	delete(m.stops, c.Pid)
 	m.sent = [signals.RTMax + 1]bool{}
 	m.word = childWord{}
 	m.to(running, m.runDeadline())
@@ -200,7 +211,10 @@ func (m *machine) startFailed(err error, restart bool) (done bool) {
 	now := m.clock.Now()
 	if se != nil && se.Transient() && restart {
 		if !m.bo.limitReached(now) {
-			d := m.bo.schedule(now, 0)
+			// At least minRetry even with --backoff 0: a kernel out of
+			// pids is not helped by trying again at once, and a spin
+			// would take the CPU the rest of the container needs.
+			d := max(m.bo.schedule(now, 0), minRetry)
 			m.restartAt = now.Add(d)
 			m.log.WithFields(logrus.Fields{"restarts": m.restarts, "delay": d.String()}).
 				Warnf("%v: trying again after the backoff (--restart %s)", err, m.cfg.Restart.Policy)
@@ -403,7 +417,7 @@ func (m *machine) generationGone() (done bool) {
 	if !m.groupAlive(m.group) {
 		delete(m.stops, m.group)
 	}
-	if m.clock.Now().Before(m.restartAt) {
+	if m.clock.Now().Before(m.restartAt) || m.stopPending {
 		m.to(backingOff, m.restartAt)
 		return false
 	}
@@ -691,8 +705,13 @@ func (m *machine) onSignal(sig unix.Signal) (done bool) {
 		// stop signal is handled as the exit it was (a crash, with
 		// --restart), then the signal meets the phase that follows. Which
 		// of the two came first in the kernel decides, not the order in
-		// which Run's select happened to pick them.
-		if m.onChild() {
+		// which Run's select happened to pick them. A restart due at
+		// once (--backoff 0) waits in backingOff for the signal, which
+		// ends it: no new child starts only to be stopped.
+		m.stopPending = true
+		done := m.onChild()
+		m.stopPending = false
+		if done {
 			return true
 		}
 	}

@@ -334,7 +334,49 @@ var faultRows = []struct {
 		h.ops.exit(100, 1) // reaped only when the signal is handled
 	},
 	from: running, event: "stop", to: ended, calls: "kill -100 TERM", code: 128 + int(unix.SIGQUIT),
+}, {
+	name: "a stop signal that comes with the crash, with --backoff 0: no child starts only to be stopped",
+	opts: []func(*Config){restartOnFailure, backoffZero},
+	setup: func(h *harness) {
+		h.ops.exit(100, 1)
+	},
+	from: running, event: "stop", to: ended, calls: "kill -100 TERM", code: 128 + int(unix.SIGQUIT),
+}, {
+	name: "a start the kernel refused waits at least minRetry, also with --backoff 0",
+	opts: []func(*Config){restartOnFailure, backoffZero},
+	setup: func(h *harness) {
+		h.ops.alive[150] = 100
+		h.ops.exit(100, 1)
+		h.m.onChild()
+		h.ops.startErr = &proc.StartError{Program: "app", Code: proc.CodeNoResources, Err: unix.EAGAIN}
+	},
+	from: crashStopping, event: "exit", to: backingOff, calls: "start prev=100 dir=/srv",
+	check: func(t *testing.T, h *harness) {
+		if want := h.clock.now.Add(minRetry); !h.m.deadline.Equal(want) {
+			t.Errorf("next start %v from now, want minRetry (%v)", h.m.deadline.Sub(h.clock.now), minRetry)
+		}
+	},
+}, {
+	name: "a group remembered under a pid that a new child now leads is forgotten: the child gets its SIGTERM",
+	opts: []func(*Config){restartOnFailure, notifyTimeout},
+	setup: func(h *harness) {
+		h.ops.alive[150] = 100 // a worker SIGKILL cannot reach (D state)
+		h.ops.exit(100, 1)
+		h.m.onChild()
+		h.advance() // SIGKILL
+		h.advance() // KillWait over: child 200 starts beside it
+		delete(h.ops.alive, 150)
+		h.ops.exit(150, 0)
+		h.m.onChild()
+		h.ops.nextPid = 100 // pid 100 is free again, and reused
+		h.ops.exit(200, 1)
+		h.m.onChild()
+		h.advance() // backoff over: child 100 starts
+	},
+	from: running, event: "timer", to: failing, calls: "kill -100 TERM",
 }}
+
+func backoffZero(c *Config) { c.Restart.Backoff, c.Restart.BackoffMax = 0, 0 }
 
 // setupPhase returns a harness in phase p, with its operations cleared.
 func setupPhase(t *testing.T, p phase) *harness {
