@@ -114,10 +114,10 @@ func (m *machine) onNotify(msg notify.Message) {
 	}
 	switch msg.Bad {
 	case "":
-	case "oversized":
+	case notify.BadOversized:
 		m.reject(healthz.RejectOversized, msg, "notify: dropped a datagram over 4096 bytes")
 		return
-	case "fds":
+	case notify.BadFDs:
 		m.reject(healthz.RejectFDs, msg, "notify: dropped a datagram that passed more than 4 file descriptors")
 		return
 	default:
