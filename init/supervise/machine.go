@@ -414,9 +414,6 @@ func (m *machine) wantsRestart(ws unix.WaitStatus) bool {
 
 // generationGone starts the next child, or waits for the backoff.
 func (m *machine) generationGone() (done bool) {
-	if !m.groupAlive(m.group) {
-		delete(m.stops, m.group)
-	}
 	if m.clock.Now().Before(m.restartAt) || m.stopPending {
 		m.to(backingOff, m.restartAt)
 		return false
@@ -424,9 +421,10 @@ func (m *machine) generationGone() (done bool) {
 	return m.start()
 }
 
-// groupAlive reports whether any process is left in group pgid.
+// groupAlive reports whether any process is left in group pgid (and so,
+// through groupSignal, forgets the stop of a group that is empty).
 func (m *machine) groupAlive(pgid int) bool {
-	err := m.ops.Kill(-pgid, 0)
+	_, err := m.groupSignal(pgid, 0, plain)
 	return err == nil || !errors.Is(err, proc.ErrNoProcess)
 }
 
@@ -553,29 +551,32 @@ const (
 // twice" is kept in one place and a new phase cannot forget it: it
 // remembers which groups had their stop, and when, and sends tinit's own
 // stop only to a group that had none. had is when the group had its stop
-// before this call; then a tinitStop sent nothing.
+// before this call; then a tinitStop sent nothing. A group that the
+// kernel finds empty is forgotten: its number may name another group
+// later.
 func (m *machine) groupSignal(pgid int, sig unix.Signal, c groupCause) (had time.Time, err error) {
 	had = m.stops[pgid]
 	if c == tinitStop && !had.IsZero() {
 		return had, nil
 	}
 	err = m.ops.Kill(-pgid, sig)
-	if err == nil && c != plain && had.IsZero() {
+	switch {
+	case errors.Is(err, proc.ErrNoProcess):
+		delete(m.stops, pgid)
+	case err == nil && c != plain && had.IsZero():
 		m.stops[pgid] = m.clock.Now()
 	}
 	return had, err
 }
 
 // stoppedGroups lists the groups that had their stop and still have a
-// member; the others are forgotten. As PID 1, an empty list lets the
-// final SIGTERM be one kill(-1) rather than a walk of /proc.
+// member (groupAlive forgets the others). As PID 1, an empty list lets
+// the final SIGTERM be one kill(-1) rather than a walk of /proc.
 func (m *machine) stoppedGroups() []int {
 	var live []int
 	for g := range m.stops {
 		if m.groupAlive(g) {
 			live = append(live, g)
-		} else {
-			delete(m.stops, g)
 		}
 	}
 	return live
