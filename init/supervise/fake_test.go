@@ -200,6 +200,17 @@ const (
 // starts its first child (pid 100). self is tinit's pid (1 as PID 1).
 func newHarness(t *testing.T, self int, opts ...func(*Config)) *harness {
 	t.Helper()
+	h := unstartedHarness(t, self, opts...)
+	if h.m.start() {
+		t.Fatal("start: done at once")
+	}
+	h.ops.take()
+	return h
+}
+
+// unstartedHarness is newHarness before its first start, for tests that
+// make that start fail.
+func unstartedHarness(t *testing.T, self int, opts ...func(*Config)) *harness {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	log.SetLevel(logrus.TraceLevel) // every log line's code runs too
@@ -217,10 +228,6 @@ func newHarness(t *testing.T, self int, opts ...func(*Config)) *harness {
 	}
 	h := &harness{t: t, ops: newFakeOps(), clock: &fakeClock{now: time.Unix(1_000_000, 0)}}
 	h.m = newMachine(cfg, h.ops, h.clock, self)
-	if h.m.start() {
-		t.Fatal("start: done at once")
-	}
-	h.ops.take()
 	return h
 }
 

@@ -582,11 +582,9 @@ func TestNoProcessGetsTheStopSignalTwice(t *testing.T) {
 
 func TestAProgramThatCannotStartStillDrains(t *testing.T) {
 	for _, code := range []int{proc.CodeNotFound, proc.CodeNotExecutable} {
-		h := &harness{t: t, ops: newFakeOps(), clock: &fakeClock{now: time.Unix(1, 0)}}
+		h := unstartedHarness(t, 1)
 		h.ops.others = true // a process tinit inherited
 		h.ops.startErr = &proc.StartError{Program: "app", Code: code, Err: errors.New("nope")}
-		cfg := newHarness(t, 1).m.cfg
-		h.m = newMachine(cfg, h.ops, h.clock, 1)
 		if h.m.start() {
 			t.Fatal("done with an inherited process left")
 		}
@@ -597,9 +595,8 @@ func TestAProgramThatCannotStartStillDrains(t *testing.T) {
 			t.Fatalf("exit %d once the inherited process is gone, want %d", h.m.result().Code, code)
 		}
 	}
-	h := &harness{t: t, ops: newFakeOps(), clock: &fakeClock{now: time.Unix(1, 0)}}
+	h := unstartedHarness(t, 1)
 	h.ops.startErr = errors.New("fork: resource temporarily unavailable")
-	h.m = newMachine(newHarness(t, 1).m.cfg, h.ops, h.clock, 1)
 	if !h.m.start() || h.m.result().Code != proc.CodeNotExecutable {
 		t.Fatalf("a start error without a code: exit %d, want 126", h.m.result().Code)
 	}
@@ -831,9 +828,8 @@ func TestPublishedStartTimeFollowsEachNewChild(t *testing.T) {
 func TestAStartTheKernelCannotFork(t *testing.T) {
 	eagain := func() error { return &proc.StartError{Program: "app", Code: proc.CodeNoResources, Err: unix.EAGAIN} }
 	t.Run("the first start ends tinit with 1", func(t *testing.T) {
-		h := &harness{t: t, ops: newFakeOps(), clock: &fakeClock{now: time.Unix(1, 0)}}
+		h := unstartedHarness(t, 1, restartOnFailure)
 		h.ops.startErr = eagain()
-		h.m = newMachine(newHarness(t, 1, restartOnFailure).m.cfg, h.ops, h.clock, 1)
 		if !h.m.start() || h.m.result().Code != 1 || !strings.Contains(h.m.result().Reason, "EAGAIN") {
 			t.Fatalf("exit %d (%q), want 1 naming EAGAIN", h.m.result().Code, h.m.result().Reason)
 		}
