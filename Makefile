@@ -19,7 +19,7 @@ GOVARIANTS := GOAMD64=v1 GO386=sse2 GOARM=7 GOPPC64=power8 GORISCV64=rva20u64
 # gives the same bytes. Outside a checkout nothing stable is known: set it.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 
-.PHONY: build test race cover vet fmt fuzz charts-release chart-test bench image images image-layout clean release deb cross
+.PHONY: build test race cover vet fmt fuzz charts-release chart-test node-test bench image images image-layout clean release deb cross
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags "$(LDFLAGS)" -o bin/tinit ./cmd/tinit
@@ -82,6 +82,28 @@ fuzz-notify:
 # after that).
 chart-test:
 	cd charts/tinit/test && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
+
+# The node tests (charts/tinit/test/node, a module of their own): the
+# charts run by a real kubelet on the single-node Kubernetes of
+# .ci/kube/node (root). vet first, outside the node; then up, the tests
+# inside the node's namespaces, and down whatever happened, keeping the
+# tests' exit code. A machine that cannot start a node (up exits 3: not
+# root, no cgroups) fails with up's line when CI is set, skips otherwise.
+NODE_TEST_DIR := charts/tinit/test/node
+node-test:
+	cd $(NODE_TEST_DIR) && $(GO) vet ./...
+	@tmp=$$(mktemp -d); \
+	{ .ci/kube/node up; echo $$? >$$tmp/rc; } 2>&1 | tee $$tmp/log; \
+	rc=$$(cat $$tmp/rc); line=$$(tail -n 1 $$tmp/log); rm -rf $$tmp; \
+	if [ "$$rc" = 3 ]; then \
+		if [ -n "$${CI:-}" ]; then echo "node-test: FAIL: $$line"; exit 1; fi; \
+		echo "node-test: skipped: $$line"; exit 0; \
+	fi; \
+	if [ "$$rc" != 0 ]; then .ci/kube/node down; exit $$rc; fi; \
+	rc=0; go=$$(command -v $(GO)); \
+	(cd $(NODE_TEST_DIR) && $(CURDIR)/.ci/kube/node exec $$go test -count=1 -timeout 30m ./...) || rc=$$?; \
+	.ci/kube/node down || { echo "node-test: down failed"; [ "$$rc" != 0 ] || rc=1; }; \
+	exit $$rc
 
 # tinit against tini-static, dumb-init, catatonit and a minimal Go init,
 # each as PID 1 of a fresh PID namespace, interleaved: writes
