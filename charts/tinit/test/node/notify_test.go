@@ -22,12 +22,13 @@ const notifyDelay = "6"
 
 // notifyValues are charts/tinit's values in inject mode with tinit's
 // notify on, the app's port check off (only READY=1 gates /readyz), and
-// tinit logging at info (its "notify: main child ready" line).
-func notifyValues(image string, command []string, port any, notify map[string]any) map[string]any {
+// tinit logging at info (its "notify: main child ready" line), and this
+// checkout's tinit.
+func notifyValues(t *testing.T, image string, command []string, port any, notify map[string]any) map[string]any {
 	return map[string]any{
 		"mode": "inject",
 		"tinit": map[string]any{
-			"image":    map[string]any{"pullPolicy": "Never"},
+			"image":    ownTinit(t),
 			"restart":  "on-failure",
 			"logLevel": "info",
 			"notify":   notify,
@@ -65,7 +66,7 @@ func TestNotifyReadiness(t *testing.T) {
 	command := append([]string{"sh", "-c", `echo "tinit-test: waiting ` + notifyDelay + ` s"; sleep ` + notifyDelay + `; exec "$@"`, "sh"},
 		nodetest.RedisCommand...)
 	command = append(command, "--supervised", "systemd")
-	values := notifyValues(nodetest.RedisImage, command, 6379, map[string]any{"enabled": true})
+	values := notifyValues(t, nodetest.RedisImage, command, 6379, map[string]any{"enabled": true})
 
 	installed := make(chan error, 1)
 	go func() {
@@ -194,7 +195,7 @@ func TestNotifyWatchdog(t *testing.T) {
 	const release = "ping"
 	sel := nodetest.Selector(release)
 	cmd := append(append([]string{}, nodetest.SDPingCommand...), "-pings", "10", "-once", "/tmp/hung-once")
-	values := notifyValues(nodetest.SDPingImage, cmd, nil, map[string]any{"enabled": true, "watchdog": "2s"})
+	values := notifyValues(t, nodetest.SDPingImage, cmd, nil, map[string]any{"enabled": true, "watchdog": "2s"})
 	ns.Install(release, env.ChartDir, values)
 	pod := ns.WaitReadyPod(sel)
 	first := nodetest.ContainerStatus(pod, "app")

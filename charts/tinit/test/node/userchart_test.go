@@ -36,7 +36,9 @@ func userChartInstall(t *testing.T, on bool) {
 		t.Fatal(err)
 	}
 	const release = "shop"
-	ns.Install(release, chart, nodetest.UserChartValues(on))
+	values := nodetest.UserChartValues(on)
+	values["tinit"].(map[string]any)["image"] = ownTinit(t)
+	ns.Install(release, chart, values)
 	pod := ns.WaitReadyPod(nodetest.UserChartSelector(release))
 
 	procs, err := ns.Processes(pod.Name, userChartContainer)
@@ -103,6 +105,17 @@ func userChartInstall(t *testing.T, on bool) {
 	}
 	t.Logf("PID 1: %q; nginx master pid %d (parent %d); probes %v", pid1.Cmdline, nginxMaster.Pid, nginxMaster.PPid, counts)
 	userChartReady(t, pod)
+}
+
+// ownTinit is this checkout's tinit image as a chart's tinit.image (the
+// node's tinit:dev may be another worktree's).
+func ownTinit(t *testing.T) map[string]any {
+	t.Helper()
+	img, err := env.OwnTinitImage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }
 
 // userChartReady logs how long the pod took to turn Ready (the
