@@ -19,7 +19,7 @@ GOVARIANTS := GOAMD64=v1 GO386=sse2 GOARM=7 GOPPC64=power8 GORISCV64=rva20u64
 # gives the same bytes. Outside a checkout nothing stable is known: set it.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 
-.PHONY: build test race cover vet fmt fuzz charts-release chart-test node-test bench image images image-layout clean release deb cross
+.PHONY: build test race cover vet fmt fuzz charts-release chart-test node-test kube-bench bench image images image-layout clean release deb cross
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags "$(LDFLAGS)" -o bin/tinit ./cmd/tinit
@@ -103,6 +103,23 @@ node-test:
 	rc=0; go=$$(command -v $(GO)); \
 	(cd $(NODE_TEST_DIR) && $(CURDIR)/.ci/kube/node exec $$go test -count=1 -timeout 30m ./...) || rc=$$?; \
 	.ci/kube/node down || { echo "node-test: down failed"; [ "$$rc" != 0 ] || rc=1; }; \
+	exit $$rc
+
+# Start-up cost on the node (issue 20's benchmark 5): create to Ready of
+# busybox httpd plain, in inject mode, and in inject mode probed on
+# tinit's /readyz, interleaved (cmd/readybench; its figures are in
+# docs/performance.md, "On a Kubernetes node"). Uses the node that is up,
+# or brings one up and down again. READYBENCH_FLAGS go to readybench
+# (-runs, -period, -interval...). About 3 minutes with a node up.
+KUBE_NODE ?= $(CURDIR)/.ci/kube/node
+READYBENCH_FLAGS ?=
+kube-bench:
+	cd $(NODE_TEST_DIR) && $(GO) vet ./cmd/readybench
+	@started=0; \
+	if ! $(KUBE_NODE) status >/dev/null 2>&1; then $(KUBE_NODE) up || exit $$?; started=1; fi; \
+	rc=0; go=$$(command -v $(GO)); \
+	(cd $(NODE_TEST_DIR) && $(KUBE_NODE) exec $$go run ./cmd/readybench $(READYBENCH_FLAGS)) || rc=$$?; \
+	if [ $$started = 1 ]; then $(KUBE_NODE) down || { [ "$$rc" != 0 ] || rc=1; }; fi; \
 	exit $$rc
 
 # tinit against tini-static, dumb-init, catatonit and a minimal Go init,
