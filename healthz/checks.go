@@ -22,6 +22,16 @@ const (
 	maxDefaultTimeout = time.Second
 )
 
+// firstPassRetry is how soon a round follows a failing one until the
+// checks have passed once. An app is usually started a moment after tinit
+// and is not listening at the first round; waiting a whole Interval for the
+// second kept /readyz at 503 for up to 2 s after the port opened (a
+// kubelet then sees Ready a probe period later still). 50 ms keeps
+// readiness within about 100 ms of the app, and a refused loopback connect
+// costs microseconds. Once the checks have passed, rounds come every
+// Interval: a failure then is news about a running app, not a start.
+const firstPassRetry = 50 * time.Millisecond
+
 // CheckConfig says which application checks to run and how often.
 type CheckConfig struct {
 	TCP       []string      // HOST:PORT, pass = connect succeeds
@@ -111,20 +121,40 @@ func (c *Checks) Result() CheckResult {
 	return c.res
 }
 
-// Run runs a round at once, then one every Interval, until ctx is done.
+// Run runs a round at once, then one firstPassRetry after each failing
+// round until a round passes, then one every Interval, until ctx is done.
 // It returns at once when no check is configured.
 func (c *Checks) Run(ctx context.Context) {
-	if !c.res.Configured {
+	if !c.res.Configured || !c.firstPass(ctx) {
 		return
 	}
 	t := time.NewTicker(c.cfg.Interval)
 	defer t.Stop()
 	for {
-		c.round(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		c.round(ctx)
+	}
+}
+
+// firstPass runs rounds firstPassRetry apart (Interval apart when that is
+// shorter) until one passes. It returns false when ctx ended first.
+func (c *Checks) firstPass(ctx context.Context) bool {
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	for {
+		c.round(ctx)
+		if c.Result().OK {
+			return true
+		}
+		retry.Reset(min(c.cfg.Interval, firstPassRetry))
+		select {
+		case <-ctx.Done():
+			return false
+		case <-retry.C:
 		}
 	}
 }

@@ -314,3 +314,49 @@ func TestOneStatAtATime(t *testing.T) {
 		t.Fatalf("after the hung stat returned: %+v; want OK", res)
 	}
 }
+
+// An app starts a moment after tinit, so the first round fails: until a
+// round passes, the next one comes firstPassRetry later, not an Interval
+// later, and readiness follows the app's port within about 100 ms. Once
+// the checks have passed, rounds come every Interval again.
+func TestChecksRetryQuicklyUntilTheyFirstPass(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+
+	c := NewChecks(CheckConfig{TCP: []string{addr}, Interval: time.Hour}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+
+	waitResult := func(what string, within time.Duration, cond func(CheckResult) bool) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for !cond(c.Result()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s within %v: %+v", what, within, c.Result())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitResult("first failing round", 5*time.Second, func(r CheckResult) bool { return r.Detail != notRunYet })
+	time.Sleep(3 * firstPassRetry)
+	if l, err = net.Listen("tcp", addr); err != nil {
+		t.Fatalf("listen again on %s: %v", addr, err)
+	}
+	defer l.Close()
+	// An hour's Interval: only the quick retry can see the port open. The
+	// bound is generous for a loaded machine; the retry is 50 ms.
+	waitResult("passing round after the port opened", 5*time.Second, func(r CheckResult) bool { return r.OK })
+
+	// Passed once: the next round is an Interval (an hour) away, so closing
+	// the port changes nothing for now.
+	l.Close()
+	time.Sleep(10 * firstPassRetry)
+	if r := c.Result(); !r.OK {
+		t.Errorf("a round ran within %v of the first pass, want none before the Interval: %+v", 10*firstPassRetry, r)
+	}
+}

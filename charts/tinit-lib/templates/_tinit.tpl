@@ -10,6 +10,7 @@ Public templates (their names and contexts are the interface):
   tinit-lib.env            .                                  env items (TINIT_*)
   tinit-lib.ports          .                                  one ports item, tinit-health
   tinit-lib.probes         .                                  livenessProbe, readinessProbe, startupProbe
+  tinit-lib.sidecarProbes  .                                  the same for a native sidecar (startupProbe on /readyz)
 
 Settings come from .Values.tinit of the chart that includes them; every key
 is optional and the defaults are written here (a library chart's own
@@ -162,11 +163,12 @@ root context (anything with .Values).
 {{- end }}
 {{- $timings := list (list "initialDelaySeconds" "int") (list "periodSeconds" "posint") (list "timeoutSeconds" "posint") (list "failureThreshold" "posint") }}
 {{- $p := fromJson (include "tinit-lib._section" (dict "prefix" "tinit.probes" "in" $s.probes "spec" (list
-  (list "liveness" "map" dict) (list "readiness" "map" dict) (list "startup" "map" dict)))) }}
+  (list "liveness" "map" dict) (list "readiness" "map" dict) (list "startup" "map" dict) (list "sidecarStartup" "map" dict)))) }}
 {{- $defaults := dict
   "liveness" (list 0 10 2 3)
   "readiness" (list 0 5 2 2)
-  "startup" (list 0 2 2 3) }}
+  "startup" (list 0 2 2 3)
+  "sidecarStartup" (list 0 1 1 60) }}
 {{- range $name, $d := $defaults }}
 {{- $spec := list }}
 {{- range $i, $t := $timings }}{{ $spec = append $spec (list (index $t 0) (index $t 1) (index $d $i)) }}{{ end }}
@@ -360,23 +362,53 @@ watchdog and timeout when set; the socket is tinit's default abstract one.
 {{- end }}
 
 {{/*
-Liveness (/healthz), readiness (/readyz) and startup (/healthz) probes on
-the named health port. Takes a dict: root, portName.
+Liveness (/healthz), readiness (/readyz) and startup probes on the named
+health port. Takes a dict: root, portName, and sidecar (true for a native
+sidecar).
 
-The startupProbe covers tinit.checks.startPeriod: its failureThreshold is
+The startupProbe of an app container is on /healthz and covers
+tinit.checks.startPeriod: its failureThreshold is
 ceil(startPeriod / periodSeconds) + probes.startup.failureThreshold, so the
 kubelet waits the whole start period, and then the usual failure budget,
 before it gives up on the container. During the start period tinit itself
 keeps /healthz at 200 while the app checks fail (they do not count toward
 failAfter), so liveness does not kill an app that is still starting.
+
+A native sidecar's startupProbe is what holds the pod's main containers
+back, so it is on /readyz: they start only once the sidecar's app checks
+pass (or its READY=1 came), not as soon as tinit runs. Its timings are
+probes.sidecarStartup (every second, so main starts within a second of
+the sidecar's app; a minute of failures after the start period before the
+kubelet restarts the sidecar).
+
+With tinit.drainSeconds > 0, the kubelet must see /readyz turn 503 early
+in the drain: it notices after at most periodSeconds x failureThreshold,
+and the news still has to reach the EndpointSlice and every proxy that
+reads it before the app gets its stop signal. So that product must fit in
+half the drain: periodSeconds is lowered to floor(drain / (2 x
+failureThreshold)) when it does not, and a drain shorter than 2 x
+failureThreshold seconds (which even a 1 s period cannot honour) fails the
+render.
 */}}
 {{- define "tinit-lib._probes" -}}
 {{- $s := fromJson (include "tinit-lib.settings" .root) }}
 {{- if $s.enabled }}
 {{- $p := $s.probes }}
+{{- $sidecar := eq (toString .sidecar) "true" }}
 {{- $start := int64 (include "tinit-lib._seconds" $s.checks.startPeriod) }}
-{{- $period := int64 $p.startup.periodSeconds }}
-{{- $cover := div (add $start $period -1) $period -}}
+{{- $su := $p.startup }}
+{{- if $sidecar }}{{ $su = $p.sidecarStartup }}{{ end }}
+{{- $period := int64 $su.periodSeconds }}
+{{- $cover := div (add $start $period -1) $period }}
+{{- $ready := $p.readiness }}
+{{- $drain := int64 $s.drainSeconds }}
+{{- $rf := int64 $ready.failureThreshold }}
+{{- if and (gt $drain 0) (gt (mul 2 (int64 $ready.periodSeconds) $rf) $drain) }}
+{{- if lt $drain (mul 2 $rf) }}
+{{- fail (printf "tinit-lib: tinit.drainSeconds %d is too short for the kubelet to see /readyz turn 503 in time: with tinit.probes.readiness.failureThreshold %d it needs %d s even at a 1 s period, and that must fit in half the drain; set tinit.drainSeconds to at least %d, or lower the failureThreshold" $drain $rf $rf (mul 2 $rf)) }}
+{{- end }}
+{{- $_ := set $ready "periodSeconds" (div $drain (mul 2 $rf)) }}
+{{- end -}}
 livenessProbe:
   httpGet:
     path: /healthz
@@ -386,18 +418,28 @@ readinessProbe:
   httpGet:
     path: /readyz
     port: {{ .portName }}
-  {{- toYaml $p.readiness | nindent 2 }}
+  {{- toYaml $ready | nindent 2 }}
 startupProbe:
   httpGet:
-    path: /healthz
+    path: {{ ternary "/readyz" "/healthz" $sidecar }}
     port: {{ .portName }}
-  initialDelaySeconds: {{ int64 $p.startup.initialDelaySeconds }}
+  initialDelaySeconds: {{ int64 $su.initialDelaySeconds }}
   periodSeconds: {{ $period }}
-  timeoutSeconds: {{ int64 $p.startup.timeoutSeconds }}
-  failureThreshold: {{ add $cover (int64 $p.startup.failureThreshold) }}
+  timeoutSeconds: {{ int64 $su.timeoutSeconds }}
+  failureThreshold: {{ add $cover (int64 $su.failureThreshold) }}
 {{- end }}
 {{- end }}
 
 {{- define "tinit-lib.probes" -}}
 {{- include "tinit-lib._probes" (dict "root" . "portName" "tinit-health") }}
+{{- end }}
+
+{{/*
+The probes of a native sidecar (an init container with restartPolicy
+Always) that runs under tinit: as tinit-lib.probes, but the startupProbe
+waits for /readyz, so the pod's main containers start only once the
+sidecar's app serves.
+*/}}
+{{- define "tinit-lib.sidecarProbes" -}}
+{{- include "tinit-lib._probes" (dict "root" . "portName" "tinit-health" "sidecar" true) }}
 {{- end }}

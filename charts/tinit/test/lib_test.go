@@ -435,24 +435,89 @@ func TestStartupProbe(t *testing.T) {
 	if got := envMap(t, sc)["TINIT_CHECK_START_PERIOD"]; got != "45s" {
 		t.Errorf("sidecar TINIT_CHECK_START_PERIOD=%q, want 45s", got)
 	}
-	checkStartup(t, sc, sidecarName, 45*time.Second)
+	checkSidecarStartup(t, sc, sidecarName, 45*time.Second)
 }
 
-// checkStartup: the startupProbe is on /healthz at the named port, and its
-// period times threshold covers start plus 3 (the default budget) periods.
+// checkStartup: an app container's startupProbe is on /healthz at the
+// named port, and its period times threshold covers start plus 3 (the
+// default budget) periods.
 func checkStartup(t *testing.T, c *corev1.Container, portName string, start time.Duration) {
 	t.Helper()
+	checkStartupProbe(t, c, "/healthz", portName, start, 3)
+}
+
+// checkSidecarStartup: a native sidecar's startupProbe waits for /readyz
+// (its app checks), since it is what holds the pod's main containers
+// back, and covers start plus 60 (probes.sidecarStartup) periods.
+func checkSidecarStartup(t *testing.T, c *corev1.Container, portName string, start time.Duration) {
+	t.Helper()
+	checkStartupProbe(t, c, "/readyz", portName, start, 60)
+}
+
+func checkStartupProbe(t *testing.T, c *corev1.Container, path, portName string, start time.Duration, budget int) {
+	t.Helper()
 	p := c.StartupProbe
-	if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port.String() != portName {
-		t.Fatalf("container %s: startupProbe %+v, want GET /healthz on %s", c.Name, p, portName)
+	if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != path || p.HTTPGet.Port.String() != portName {
+		t.Fatalf("container %s: startupProbe %+v, want GET %s on %s", c.Name, p, path, portName)
 	}
 	period := time.Duration(p.PeriodSeconds) * time.Second
 	covered := period * time.Duration(p.FailureThreshold)
-	if covered < start+3*period {
-		t.Errorf("container %s: startupProbe %d x %s = %s does not cover the start period %s and 3 more periods", c.Name, p.FailureThreshold, period, covered, start)
+	if covered < start+time.Duration(budget)*period {
+		t.Errorf("container %s: startupProbe %d x %s = %s does not cover the start period %s and %d more periods", c.Name, p.FailureThreshold, period, covered, start, budget)
 	}
-	if covered >= start+4*period+period {
+	if covered >= start+time.Duration(budget+2)*period {
 		t.Errorf("container %s: startupProbe %d x %s = %s waits well beyond the start period %s", c.Name, p.FailureThreshold, period, covered, start)
+	}
+}
+
+// TestDrainDerivesTheReadinessProbe: with a drain, the kubelet must see
+// /readyz turn 503 within the first half of it (periodSeconds x
+// failureThreshold), so the chart lowers periodSeconds when needed and
+// never raises it; a drain that even a 1 s period cannot honour fails the
+// render, naming drainSeconds. Both modes: the sidecar's tinit drains too.
+func TestDrainDerivesTheReadinessProbe(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		wantPeriod int32
+	}{
+		{"no drain keeps the period", nil, 5},
+		{"a 5 s drain with 2 failures needs 1 s", []string{"--set", "tinit.drainSeconds=5"}, 1},
+		{"a 12 s drain with 2 failures needs 3 s", []string{"--set", "tinit.drainSeconds=12"}, 3},
+		{"a 20 s drain already fits 5 s x 2", []string{"--set", "tinit.drainSeconds=20"}, 5},
+		{"a drain of exactly 2 x failures", []string{"--set", "tinit.drainSeconds=4"}, 1},
+		{"one failure halves what is needed", []string{"--set", "tinit.drainSeconds=3", "--set", "tinit.probes.readiness.failureThreshold=1"}, 1},
+		{"a shorter period set is kept", []string{"--set", "tinit.drainSeconds=30", "--set", "tinit.probes.readiness.periodSeconds=2"}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := onlyDeployment(t, render(t, tc.args...))
+			checkReadinessPeriod(t, &d.Spec.Template.Spec.Containers[0], tc.wantPeriod)
+			d = onlyDeployment(t, render(t, append([]string{"--set", "mode=sidecar", "--set", "sidecar.command[0]=sleep"}, tc.args...)...))
+			checkReadinessPeriod(t, findContainer(d.Spec.Template.Spec.InitContainers, "sidecar"), tc.wantPeriod)
+		})
+	}
+	for _, args := range [][]string{
+		{"--set", "tinit.drainSeconds=3"},
+		{"--set", "tinit.drainSeconds=1"},
+		{"--set", "tinit.drainSeconds=5", "--set", "tinit.probes.readiness.failureThreshold=3"},
+	} {
+		t.Run("refused "+strings.Join(args, " "), func(t *testing.T) {
+			out, err := runHelm(append([]string{"template", "tinit-test", "."}, args...)...)
+			if err == nil || !strings.Contains(out, "tinit.drainSeconds") || !strings.Contains(out, "failureThreshold") {
+				t.Fatalf("helm template %v: err %v, want a failure naming tinit.drainSeconds and failureThreshold:\n%s", args, err, out)
+			}
+		})
+	}
+}
+
+func checkReadinessPeriod(t *testing.T, c *corev1.Container, want int32) {
+	t.Helper()
+	p := c.ReadinessProbe
+	if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" {
+		t.Fatalf("container %s: readinessProbe %+v, want GET /readyz", c.Name, p)
+	}
+	if p.PeriodSeconds != want {
+		t.Errorf("container %s: readiness periodSeconds %d, want %d (failureThreshold %d)", c.Name, p.PeriodSeconds, want, p.FailureThreshold)
 	}
 }
 
