@@ -196,17 +196,39 @@ func buildHelm(dst string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return "", err
 	}
-	cmd := exec.Command(goCmd(), "run", "-exec", "cp -t "+filepath.Dir(dst), HelmModule)
-	cmd.Dir = filepath.Dir(dst)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if out, err := cmd.Output(); err != nil {
-		return "", fmt.Errorf("%v\n%s%s", err, out, stderr.String())
+	// Inside the node's network namespace the module proxy cannot be
+	// reached, and go run PKG@VERSION asks it which module holds PKG even
+	// when everything is in the module cache: first ask the cache itself
+	// (a file:// proxy), then the environment's GOPROXY (outside the
+	// node, or a cold cache). make node-test fills the cache before up.
+	var errs []string
+	for _, proxy := range []string{"file://" + filepath.Join(goEnv("GOMODCACHE"), "cache", "download"), ""} {
+		cmd := exec.Command(goCmd(), "run", "-exec", "cp -t "+filepath.Dir(dst), HelmModule)
+		cmd.Dir = filepath.Dir(dst)
+		if proxy != "" {
+			cmd.Env = append(os.Environ(), "GOPROXY="+proxy)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err == nil {
+			if _, err := os.Stat(dst); err != nil {
+				return "", fmt.Errorf("go run -exec cp: %w", err)
+			}
+			return dst, nil
+		}
+		errs = append(errs, fmt.Sprintf("GOPROXY=%s: %v\n%s%s", proxy, err, out, stderr.String()))
 	}
-	if _, err := os.Stat(dst); err != nil {
-		return "", fmt.Errorf("go run -exec cp: %w", err)
+	return "", errors.New(strings.Join(errs, "\n"))
+}
+
+// goEnv is one setting of `go env`, "" if go cannot say.
+func goEnv(name string) string {
+	out, err := exec.Command(goCmd(), "env", name).Output()
+	if err != nil {
+		return ""
 	}
-	return dst, nil
+	return strings.TrimSpace(string(out))
 }
 
 // CacheDir is where the image tars are kept between runs, by content.

@@ -23,6 +23,15 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 )
 
+// Shell is a container command that runs script with sh -c. Kubernetes
+// expands $(NAME) in a container's command and args and turns $$ into $,
+// so every $ is doubled: the shell gets the script as written ($$, $!,
+// $(cmd) and all). Exec commands (NS.Exec, exec probes) are not expanded.
+// Note that Debian 12's busybox-static wget segfaults with -T.
+func Shell(script string) []string {
+	return []string{"sh", "-c", strings.ReplaceAll(script, "$", "$$")}
+}
+
 // PollInterval is how often WaitFor asks again.
 const PollInterval = 250 * time.Millisecond
 
@@ -347,7 +356,7 @@ func PortOpen(p *corev1.Pod, port int) bool {
 // Processes reads /proc in a container (by exec, with busybox's sh and
 // cat): every process's pid, parent, state and command.
 func (ns *NS) Processes(pod, container string) ([]Proc, error) {
-	out, _, err := ns.ExecErr(pod, container, "sh", "-c", `for d in /proc/[0-9]*; do s=$(cat $d/stat 2>/dev/null) || continue; c=$(tr '\0' ' ' < $d/cmdline 2>/dev/null); echo "$s|$c"; done`)
+	out, _, err := ns.ExecErr(pod, container, "sh", "-c", `for d in /proc/[0-9]*; do s=$(cat $d/stat 2>/dev/null) || continue; c=$(tr '\0\n' '  ' < $d/cmdline 2>/dev/null); echo "$s|$c"; done`)
 	if err != nil {
 		return nil, err
 	}

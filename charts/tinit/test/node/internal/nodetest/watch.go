@@ -67,7 +67,9 @@ func record[T runtime.Object](parent context.Context,
 			for ev := range w.ResultChan() {
 				at := time.Now()
 				if ev.Type == watch.Error {
-					r.setErr(fmt.Errorf("watch error: %v", ev.Object))
+					if ctx.Err() == nil { // not the end Stop asked for
+						r.setErr(fmt.Errorf("watch error: %v", ev.Object))
+					}
 					continue
 				}
 				obj, ok := ev.Object.(T)
