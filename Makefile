@@ -19,14 +19,20 @@ GOVARIANTS := GOAMD64=v1 GO386=sse2 GOARM=7 GOPPC64=power8 GORISCV64=rva20u64
 # gives the same bytes. Outside a checkout nothing stable is known: set it.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 
-.PHONY: build test race cover vet fmt fuzz charts-release chart-test node-test kube-bench bench image images image-layout clean release deb cross
+.PHONY: build test check race cover vet fmt fuzz charts-release chart-test node-test kube-bench bench image images image-layout clean release deb cross
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags "$(LDFLAGS)" -o bin/tinit ./cmd/tinit
 
-# Everything CI checks: formatting, vet, the unit tests under the race
-# detector, unit and end-to-end tests (as PID 1 in a fresh PID namespace:
-# needs root), then a short fuzz run of the parser.
+# Everything CI checks: make check, then the charts run by a real kubelet
+# on a single-node Kubernetes (make node-test: root; the node's binaries
+# build in about 5 minutes the first time, cached after that).
+test: check node-test
+
+# Everything but the node, for the inner loop: formatting, vet, the unit
+# tests under the race detector, unit and end-to-end tests (as PID 1 in a
+# fresh PID namespace: needs root), a short fuzz run of the parsers, and
+# the chart tests (lint and render, no kubelet).
 # cmd/tinit's tests include one make release (a cold cross-build of seven
 # architectures takes minutes), so go test's 10-minute default is too short.
 # The fuzzers run one after the other: side by side on two cores, the
@@ -34,7 +40,7 @@ build:
 # ("context deadline exceeded", a failure) with a cold cache; and beside
 # the chart tests, their cold compile of Kubernetes' API took 116 s
 # instead of 27 s (measured).
-test: fmt vet race cover
+check: fmt vet race cover
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
 	$(MAKE) chart-test
