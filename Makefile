@@ -19,7 +19,7 @@ GOVARIANTS := GOAMD64=v1 GO386=sse2 GOARM=7 GOPPC64=power8 GORISCV64=rva20u64
 # gives the same bytes. Outside a checkout nothing stable is known: set it.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 
-.PHONY: build test check race cover vet fmt fuzz charts-release chart-test node-test kube-bench bench image images image-layout clean release deb cross
+.PHONY: build test check race cover vet fmt fuzz charts-release chart-test node-test kube-bench kube-build kube-up kube-down bench image images image-layout clean release deb cross
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags "$(LDFLAGS)" -o bin/tinit ./cmd/tinit
@@ -214,3 +214,14 @@ cross:
 
 clean:
 	rm -rf bin $(DIST)
+
+# A single-node Kubernetes in namespaces of its own, for the tests
+# (docs/testing.md, "The Kubernetes node"; root). kube-up builds first if
+# needed (about 5 minutes cold), and the node stops by itself after
+# KUBE_TIME_LIMIT seconds (default 5400).
+kube-build:
+	.ci/kube/node build
+kube-up:
+	.ci/kube/node up $(if $(KUBE_TIME_LIMIT),--time-limit $(KUBE_TIME_LIMIT))
+kube-down:
+	.ci/kube/node down
