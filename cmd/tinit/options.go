@@ -251,7 +251,7 @@ var options = []option{
 			}
 		}},
 	{long: "check-interval", env: "TINIT_CHECK_INTERVAL", kind: value, value: "DURATION", def: "2s",
-		help: "how often app checks run", more: "each with a timeout: `10ms` to `24h`",
+		help: "how often app checks run once they have passed (every 50ms before)", more: "each with a timeout: `10ms` to `24h`",
 		set: durationInto(func(s *settings) *time.Duration { return &s.checks.Interval }, span{min: minCheckInterval, example: "2s"})},
 	{long: "check-fail-after", env: "TINIT_CHECK_FAIL_AFTER", kind: value, value: "DURATION", def: "0", defNote: "never",
 		help: "liveness fails after app checks fail this long",
