@@ -193,4 +193,6 @@ func (r *Registry) DockerConfigJSON() []byte {
 }
 
 // String names the registry in test logs.
-func (r *Registry) String() string { return fmt.Sprintf("test registry %s (tls=%v)", r.Host, r.opts.TLS) }
+func (r *Registry) String() string {
+	return fmt.Sprintf("test registry %s (tls=%v)", r.Host, r.opts.TLS)
+}
