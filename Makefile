@@ -269,7 +269,7 @@ inject-cross:
 	mkdir -p $(DIST)
 	set -e; cd $(INJECT_DIR) && for arch in $(ARCHES); do \
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GOVARIANTS) $(GO) build -trimpath -buildvcs=false \
-			-ldflags "$(LDFLAGS)" -o $(CURDIR)/$(DIST)/tinit-inject-linux-$$arch .; \
+			-ldflags "$(LDFLAGS)" -o $(abspath $(DIST))/tinit-inject-linux-$$arch .; \
 	done
 
 # The multi-architecture tinit-inject image, an OCI image layout in
