@@ -44,35 +44,46 @@ func defaultDockerConfig() string {
 	return filepath.Join(home, ".docker")
 }
 
-func render(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// renderFlags are render's settings.
+type renderFlags struct {
+	file, dockerConfig, caFile, tinitImage string
+	insecure                               listFlag
+	timeout                                time.Duration
+}
+
+func renderFlagSet(f *renderFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
-	file := fs.String("f", "", "the manifests to render: a file of YAML documents, or - for stdin (required)")
-	dockerConfig := fs.String("docker-config", defaultDockerConfig(), "a directory with the config.json of docker login: registry credentials (its \"auths\")")
-	caFile := fs.String("ca-file", "", "a PEM file of CA certificates to trust for registries, besides the system's")
-	var insecure listFlag
-	fs.Var(&insecure, "insecure-registry", "a registry HOST:PORT that may be reached over plain HTTP (repeatable)")
-	tinitImage := fs.String("tinit-image", "tinit:"+version, "the tinit image the install init container runs")
-	timeout := fs.Duration("timeout", renderTimeout, "the longest the whole render may take, image lookups included")
-	if code, ok := parse(fs, args, stdout, stderr); !ok {
+	fs.StringVar(&f.file, "f", "", "the manifests to render: a file of YAML documents, or - for stdin (required)")
+	fs.StringVar(&f.dockerConfig, "docker-config", defaultDockerConfig(), "a directory with the config.json of docker login: registry credentials (its \"auths\")")
+	fs.StringVar(&f.caFile, "ca-file", "", "a PEM file of CA certificates to trust for registries, besides the system's")
+	fs.Var(&f.insecure, "insecure-registry", "a registry HOST:PORT that may be reached over plain HTTP (repeatable)")
+	fs.StringVar(&f.tinitImage, "tinit-image", "tinit:"+version, "the tinit image the install init container runs")
+	fs.DurationVar(&f.timeout, "timeout", renderTimeout, "the longest the whole render may take, image lookups included")
+	return fs
+}
+
+func render(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var rf renderFlags
+	if code, ok := parse(renderFlagSet(&rf), args, stdout, stderr); !ok {
 		return code
 	}
 	switch {
-	case *file == "":
+	case rf.file == "":
 		return usageError(stderr, "render", "-f is required: a file of YAML documents, or - for stdin")
-	case *timeout <= 0:
-		return usageError(stderr, "render", "--timeout %v: want a duration above 0", *timeout)
+	case rf.timeout <= 0:
+		return usageError(stderr, "render", "--timeout %v: want a duration above 0", rf.timeout)
 	}
-	if _, err := name.ParseReference(*tinitImage); err != nil {
-		return usageError(stderr, "render", "--tinit-image %q: %v", *tinitImage, err)
+	if _, err := name.ParseReference(rf.tinitImage); err != nil {
+		return usageError(stderr, "render", "--tinit-image %q: %v", rf.tinitImage, err)
 	}
-	if err := checkInsecure(insecure); err != nil {
+	if err := checkInsecure(rf.insecure); err != nil {
 		return usageError(stderr, "render", "%v", err)
 	}
-	reader, err := images.New(images.Options{CAFile: *caFile, Insecure: insecure, UserAgent: "tinit-inject/" + version})
+	reader, err := images.New(images.Options{CAFile: rf.caFile, Insecure: rf.insecure, UserAgent: "tinit-inject/" + version})
 	if err != nil {
 		return usageError(stderr, "render", "--ca-file: %v", err)
 	}
-	kc, notes, err := images.LoadDockerConfigDir(*dockerConfig)
+	kc, notes, err := images.LoadDockerConfigDir(rf.dockerConfig)
 	if err != nil {
 		return usageError(stderr, "render", "--docker-config: %v", err)
 	}
@@ -80,18 +91,18 @@ func render(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintf(stderr, "tinit-inject: render: %s\n", n)
 	}
 	in, inName := stdin, "stdin"
-	if *file != "-" {
-		f, err := os.Open(*file)
+	if rf.file != "-" {
+		f, err := os.Open(rf.file)
 		if err != nil {
 			return usageError(stderr, "render", "-f: %v", err)
 		}
 		defer f.Close()
-		in, inName = f, *file
+		in, inName = f, rf.file
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, rf.timeout)
 	defer cancel()
 	out, objs, err := renderpkg.Render(ctx, in, inName, renderpkg.Options{
-		Settings: mutate.Settings{Image: *tinitImage, Version: version},
+		Settings: mutate.Settings{Image: rf.tinitImage, Version: version},
 		Images:   dockerImages{reader, kc},
 	})
 	var ie *renderpkg.InputError
