@@ -25,6 +25,11 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+
+	// The image is FROM scratch, with no CA bundle: without these roots
+	// no public registry's certificate would verify. They are used only
+	// where the system has none (a Debian host keeps its own).
+	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 // version and commit come from make's -ldflags -X, as tinit's do.
