@@ -82,10 +82,11 @@ fuzz-healthz:
 fuzz-notify:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./notify
 
-# The Helm chart's tests live in a module of their own, so that tinit's
-# module never pulls Kubernetes or Helm. helm itself is built from the Go
-# module proxy at a pinned version (about 4 minutes the first time, cached
-# after that).
+# The Helm charts' tests (charts/tinit, tinit-lib and tinit-inject) live
+# in a module of their own, charts/tinit/test, so that tinit's module
+# never pulls Kubernetes or Helm. helm itself is built from the Go module
+# proxy at a pinned version (about 4 minutes the first time, cached after
+# that).
 chart-test:
 	cd charts/tinit/test && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
 
