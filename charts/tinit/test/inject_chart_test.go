@@ -1222,7 +1222,7 @@ func TestInjectNotes(t *testing.T) {
 		want []string
 	}{
 		{nil, []string{"Deployment " + injName + " in namespace apps (2 replicas)", `tinit.dev/inject: "true"`, "tinit.dev/inject=enabled",
-			"Pods in apps, kube-system never reach", "failurePolicy is Ignore", "waits 10s", "gives up after 8s", "Secret " + injName + "-tls", "tls.rotate=true"}},
+			"Pods in apps, kube-system never reach", `tinit\.dev/wrapped`, `tinit\.dev/skipped`, "failurePolicy is Ignore", "waits 10s", "gives up after 8s", "Secret " + injName + "-tls", "tls.rotate=true"}},
 		{[]string{"--set", "webhook.failurePolicy=Fail", "--set", "tls.certManager.enabled=true", "--set", "webhook.excludeNamespaces={monitoring}"},
 			[]string{"failurePolicy is Fail", "refused", "cert-manager", "apps, kube-system, monitoring"}},
 	}
