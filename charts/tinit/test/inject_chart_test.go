@@ -294,6 +294,10 @@ func TestInjectDefaults(t *testing.T) {
 	if got := flag1(t, flags, "--timeout"); got != "8s" {
 		t.Errorf("--timeout %q, want 8s (timeoutSeconds 10 - 2)", got)
 	}
+	if got := flag1(t, flags, "--log-level"); got != "info" {
+		t.Errorf("--log-level %q, want info", got)
+	}
+	checkShutdown(t, d, 5)
 	for _, f := range []string{"--registry-ca", "--insecure-registry"} {
 		if _, ok := flags[f]; ok {
 			t.Errorf("%s given by default", f)
@@ -364,6 +368,28 @@ func TestInjectDefaults(t *testing.T) {
 	}
 	checkRestricted(t, d)
 	checkInjectorHardened(t, d)
+}
+
+// checkShutdown: the injector keeps serving delay seconds after the
+// kubelet decides to stop it (a preStop sleep; none for 0), and the grace
+// period covers that and the injector's own 10 s for requests in flight.
+func checkShutdown(t *testing.T, d *appsv1.Deployment, delay int64) {
+	t.Helper()
+	c := injContainer(t, d)
+	var got int64
+	if l := c.Lifecycle; l != nil {
+		if l.PostStart != nil || l.PreStop == nil || l.PreStop.Sleep == nil || l.PreStop.Exec != nil || l.PreStop.HTTPGet != nil {
+			t.Fatalf("lifecycle %+v, want a preStop sleep only", l)
+		}
+		got = l.PreStop.Sleep.Seconds
+	}
+	if got != delay {
+		t.Errorf("preStop sleep %d s, want %d", got, delay)
+	}
+	g := d.Spec.Template.Spec.TerminationGracePeriodSeconds
+	if g == nil || *g < delay+10+5 {
+		t.Errorf("terminationGracePeriodSeconds %v, want at least %d (the sleep, 10 s in flight, 5 s spare)", g, delay+15)
+	}
 }
 
 // checkSecretMount: the container mounts, read-only at dir, a volume of
@@ -974,7 +1000,7 @@ func TestInjectValues(t *testing.T) {
 
 	t.Run("registry", func(t *testing.T) {
 		vals := filepath.Join(t.TempDir(), "registry.yaml")
-		b, err := yaml.Marshal(map[string]any{"registry": map[string]any{"caBundle": caPEM, "insecure": []string{"registry.local:5000", "[::1]:5000", "plain"}}})
+		b, err := yaml.Marshal(map[string]any{"registry": map[string]any{"caBundle": caPEM, "insecure": []string{"registry.local:5000", "[::1]:5000", "10.0.0.1:80"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -983,7 +1009,7 @@ func TestInjectValues(t *testing.T) {
 		d := one(t, "Deployments", o.deploy)
 		c := injContainer(t, d)
 		flags := serveFlags(t, c)
-		if got := flags["--insecure-registry"]; !equal(got, []string{"registry.local:5000", "[::1]:5000", "plain"}) {
+		if got := flags["--insecure-registry"]; !equal(got, []string{"registry.local:5000", "[::1]:5000", "10.0.0.1:80"}) {
 			t.Errorf("--insecure-registry %q", got)
 		}
 		cm := one(t, "ConfigMaps", o.cm)
@@ -1027,6 +1053,18 @@ func TestInjectValues(t *testing.T) {
 		c = injContainer(t, one(t, "Deployments", o.deploy))
 		if got, want := flag1(t, serveFlags(t, c), "--tinit-image"), "tinit:"+chartAppVersion(t, injectChartDir())+"@"+digest; got != want {
 			t.Errorf("--tinit-image %q, want %q", got, want)
+		}
+	})
+
+	t.Run("shutdown and log level", func(t *testing.T) {
+		checkShutdown(t, one(t, "Deployments", injRender(t, "--set", "shutdownDelaySeconds=0").deploy), 0)
+		checkShutdown(t, one(t, "Deployments", injRender(t, "--set", "shutdownDelaySeconds=40").deploy), 40)
+		// The kubelet's sleep action is there from 1.30: older clusters get
+		// no preStop.
+		checkShutdown(t, one(t, "Deployments", injRender(t, "--kube-version", "1.29.4").deploy), 0)
+		c := injContainer(t, one(t, "Deployments", injRender(t, "--set", "logLevel=debug").deploy))
+		if got := flag1(t, serveFlags(t, c), "--log-level"); got != "debug" {
+			t.Errorf("--log-level %q", got)
 		}
 	})
 
@@ -1099,7 +1137,7 @@ priorityClassName: system-cluster-critical
 podAnnotations: {prometheus.io/scrape: "true"}
 podLabels: {team: platform}
 imagePullSecrets: [{name: regcred}]
-extraArgs: ["--log-level", "debug"]
+extraArgs: ["--registry-ca", "/etc/ssl/extra.pem"]
 resources: {requests: {cpu: 10m}}
 `)
 		d := one(t, "Deployments", injRender(t, "-f", vals).deploy)
@@ -1122,7 +1160,7 @@ resources: {requests: {cpu: 10m}}
 			t.Errorf("pod settings not rendered: %+v", pod)
 		}
 		c := injContainer(t, d)
-		if got := c.Args[len(c.Args)-2:]; !equal(got, []string{"--log-level", "debug"}) {
+		if got := c.Args[len(c.Args)-2:]; !equal(got, []string{"--registry-ca", "/etc/ssl/extra.pem"}) {
 			t.Errorf("extraArgs not last: %q", c.Args)
 		}
 		if c.Resources.Requests.Cpu().String() != "10m" || c.Resources.Limits.Memory().String() != "128Mi" {
@@ -1174,6 +1212,9 @@ func TestInjectFailures(t *testing.T) {
 		{"unknown top-level key", []string{"--set", "bogusKey=1"}, "bogusKey"},
 		{"registry CA not PEM", []string{"--set", "registry.caBundle=junk"}, "/registry/caBundle"},
 		{"insecure registry with a scheme", []string{"--set", "registry.insecure[0]=http://registry.local:5000"}, "/registry/insecure/0"},
+		{"insecure registry without a port", []string{"--set", "registry.insecure[0]=registry.local"}, "/registry/insecure/0"},
+		{"bad log level", []string{"--set", "logLevel=trace"}, "/logLevel"},
+		{"shutdown delay negative", []string{"--set", "shutdownDelaySeconds=-1"}, "/shutdownDelaySeconds"},
 		{"numeric image tag", []string{"--set", "tinitImage.tag=5"}, "/tinitImage/tag"},
 		{"bad digest", []string{"--set", "image.digest=sha256:abc"}, "/image/digest"},
 		{"bad excluded namespace", []string{"--set", "webhook.excludeNamespaces[0]=Kube_System"}, "/webhook/excludeNamespaces/0"},
