@@ -15,6 +15,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -1412,5 +1415,143 @@ func TestInjectReadme(t *testing.T) {
 	}
 	if len(pod.Spec.InitContainers) != 0 || len(pod.Spec.Containers) == 0 || len(pod.Spec.Containers[0].Command) != 0 {
 		t.Error("README's Pod should be a plain pod, with no tinit of its own and no command")
+	}
+}
+
+// freeAddr is a 127.0.0.1 address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestInjectChartRunsTheProgram: the chart and cmd/tinit-inject agree.
+// The program, built from this checkout, starts with the arguments the
+// chart renders (the paths of the mounted Secret and the ports moved to a
+// temporary directory and free local ports), serves /healthz on the
+// health address, and answers an AdmissionReview over TLS with the
+// generated certificate, which a client trusting only the caBundle
+// accepts under each of the Service's names. Skipped where
+// cmd/tinit-inject is not in the checkout.
+func TestInjectChartRunsTheProgram(t *testing.T) {
+	prog := filepath.Join(filepath.Dir(filepath.Dir(chartDir)), "cmd", "tinit-inject")
+	if _, err := os.Stat(filepath.Join(prog, "main.go")); err != nil {
+		t.Skipf("cmd/tinit-inject is not in this checkout: %v", err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "tinit-inject")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = prog
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building cmd/tinit-inject: %v\n%s", err, out)
+	}
+
+	o := injRender(t, "--set", "registry.insecure={registry.local:5000}", "--set", "logLevel=debug")
+	secret := one(t, "Secrets", o.secret)
+	svc := one(t, "Services", o.svc)
+	bundle := one(t, "MutatingWebhookConfigurations", o.mwc).Webhooks[0].ClientConfig.CABundle
+	c := injContainer(t, one(t, "Deployments", o.deploy))
+	tlsDir := filepath.Join(dir, "tls")
+	if err := os.Mkdir(tlsDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range secret.Data {
+		write(t, filepath.Join(tlsDir, k), string(v))
+	}
+	hooks, health := freeAddr(t), freeAddr(t)
+	flags := serveFlags(t, c)
+	args := make([]string, len(c.Args))
+	for i, a := range c.Args {
+		switch {
+		case strings.HasPrefix(a, injTLSDir+"/"):
+			a = filepath.Join(tlsDir, strings.TrimPrefix(a, injTLSDir+"/"))
+		case a == flag1(t, flags, "--listen"):
+			a = hooks
+		case a == flag1(t, flags, "--health-addr"):
+			a = health
+		}
+		args[i] = a
+	}
+	cmd := exec.Command(bin, args...)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("tinit-inject after SIGTERM: %v\n%s", err, logs.String())
+			}
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("tinit-inject did not stop within 15 s of SIGTERM:\n%s", logs.String())
+		}
+	}()
+
+	// The probes' endpoint, plain HTTP on the health address.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + health + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /healthz on %s: %v %v\n%s", health, resp, err, logs.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("tinit-inject exited: %v\n%s", err, logs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+
+	// The apiserver's side: trust the caBundle only, ask for the Service.
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(bundle) {
+		t.Fatal("caBundle holds no certificate")
+	}
+	review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"9c7e4f1a","kind":{"group":"","version":"v1","kind":"Pod"},` +
+		`"resource":{"group":"","version":"v1","resource":"pods"},"namespace":"shop","operation":"CREATE","object":{"apiVersion":"v1","kind":"Pod",` +
+		`"metadata":{"name":"web","namespace":"shop","labels":{"tinit.dev/inject":"true"}},"spec":{"containers":[{"name":"web","image":"registry.local:5000/web:1","command":["/web"]}]}}}}`
+	for _, name := range serviceNames(svc.Name, svc.Namespace) {
+		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: name}}}
+		resp, err := client.Post("https://"+hooks+"/mutate", "application/json", strings.NewReader(review))
+		if err != nil {
+			t.Errorf("POST /mutate as %s: %v", name, err)
+			continue
+		}
+		var out struct {
+			Response struct {
+				UID     string `json:"uid"`
+				Allowed bool   `json:"allowed"`
+				Patch   []byte `json:"patch"`
+			} `json:"response"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("POST /mutate as %s: %s, %v", name, resp.Status, err)
+			continue
+		}
+		r := out.Response
+		if r.UID != "9c7e4f1a" || !r.Allowed || !bytes.Contains(r.Patch, []byte(`"/tinit-bin/tinit"`)) || !bytes.Contains(r.Patch, []byte(`"`+flag1(t, flags, "--tinit-image")+`"`)) {
+			t.Errorf("POST /mutate as %s: uid %q allowed %v patch %s", name, r.UID, r.Allowed, r.Patch)
+		}
+	}
+	if !strings.Contains(logs.String(), "tinit-inject: ") {
+		t.Errorf("no line marked tinit-inject: in its log:\n%s", logs.String())
 	}
 }
