@@ -32,7 +32,8 @@ test: check node-test
 # Everything but the node, for the inner loop: formatting, vet, the unit
 # tests under the race detector, unit and end-to-end tests (as PID 1 in a
 # fresh PID namespace: needs root), a short fuzz run of the parsers, and
-# the chart tests (lint and render, no kubelet).
+# tinit-inject's own tests (a module of its own, cmd/tinit-inject), and the
+# chart tests (lint and render, no kubelet).
 # cmd/tinit's tests include one make release (a cold cross-build of seven
 # architectures takes minutes), so go test's 10-minute default is too short.
 # The fuzzers run one after the other: side by side on two cores, the
@@ -43,6 +44,7 @@ test: check node-test
 check: fmt vet race cover
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
+	$(MAKE) inject-test
 	$(MAKE) chart-test
 
 # The unit packages again, under the race detector: about 6 s with a warm
