@@ -235,7 +235,7 @@ kube-down:
 # module keeps its three dependencies): the mutating admission webhook
 # that puts tinit into any pod, and its render command. Its flags and
 # interface: cmd/tinit-inject/README.md.
-.PHONY: inject-build inject-test inject-bench inject-image-tar inject-cross inject-images
+.PHONY: inject-build inject-test inject-bench inject-image-tar inject-cross inject-images image-tar
 INJECT_DIR   := cmd/tinit-inject
 INJECT_ARCH  ?= $(shell $(GO) env GOARCH)
 INJECT_TAR   ?= $(DIST)/tinit-inject-image.tar
@@ -265,6 +265,15 @@ inject-bench:
 inject-image-tar: inject-build
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run .ci/ociimage/main.go -docker-archive $(INJECT_TAR) \
 		-f $(INJECT_DIR)/Dockerfile -context . -platform linux/$(INJECT_ARCH) -tag $(INJECT_IMAGE) \
+		-build-arg VERSION=$(VERSION) -build-arg REVISION=$(COMMIT) -build-arg CREATED=$(CREATED)
+
+# tinit:dev for this machine's architecture as a docker-archive tar,
+# without an engine (make image needs dockerd): the Dockerfile packed over
+# bin/tinit by .ci/ociimage, for .ci/kube/node import or push.
+IMAGE_TAR ?= $(DIST)/tinit-image.tar
+image-tar: build
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run .ci/ociimage/main.go -docker-archive $(IMAGE_TAR) \
+		-f Dockerfile -context . -platform linux/$(INJECT_ARCH) -tag tinit:dev \
 		-build-arg VERSION=$(VERSION) -build-arg REVISION=$(COMMIT) -build-arg CREATED=$(CREATED)
 
 # Static binaries for every release architecture, as make cross builds
