@@ -47,6 +47,9 @@ type Env struct {
 	// Kubectl is kubectl's path, "" when there is none (Dump then shows
 	// the pods without `kubectl describe`).
 	Kubectl string
+	// tars are the image tars Main built, by the image's RepoTag (for
+	// Registry to push).
+	tars map[string]string
 }
 
 // NoNodeMessage is the one line a test run without a node says.
@@ -258,12 +261,14 @@ func (e *Env) buildImages() ([]string, error) {
 		return nil, err
 	}
 	var tars []string
+	e.tars = map[string]string{}
 	for _, img := range append([]*Image{ti}, apps...) {
 		p, err := img.WriteCached(filepath.Join(CacheDir(), "images"))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", img.Ref, err)
 		}
 		tars = append(tars, p)
+		e.tars[img.Ref] = p
 	}
 	return tars, nil
 }
