@@ -50,7 +50,14 @@ type Env struct {
 	// tars are the image tars Main built, by the image's RepoTag (for
 	// Registry to push).
 	tars map[string]string
+	// atExit are run by Main after the tests, last first.
+	atExit []func()
 }
+
+// AtExit has Main run f after all the tests of the package, while the
+// Env (helm, its directory) still works: for what a package sets up once
+// for all its tests. The last registered runs first.
+func (e *Env) AtExit(f func()) { e.atExit = append(e.atExit, f) }
 
 // NoNodeMessage is the one line a test run without a node says.
 const NoNodeMessage = "node tests: KUBECONFIG is not set: run them on the test node (make node-test, or .ci/kube/node exec go test ./... in charts/tinit/test/node)"
@@ -84,6 +91,9 @@ func Main(m *testing.M, env **Env) int {
 	}
 	*env = e
 	code := m.Run()
+	for i := len(e.atExit) - 1; i >= 0; i-- {
+		e.atExit[i]()
+	}
 	os.RemoveAll(e.Dir)
 	return code
 }
