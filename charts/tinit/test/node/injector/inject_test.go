@@ -177,7 +177,19 @@ func TestReinvocationIdempotent(t *testing.T) {
 			Spec:       *first.Spec.DeepCopy(),
 		}
 		again.Labels["app"] = "again"
+		// What the scheduler and the admission plugins added is theirs
+		// to add again: the node, the priority, the token volume.
 		again.Spec.NodeName = ""
+		again.Spec.Priority = nil
+		again.Spec.Volumes = slices.DeleteFunc(again.Spec.Volumes, func(v corev1.Volume) bool { return strings.HasPrefix(v.Name, "kube-api-access-") })
+		for i := range again.Spec.Containers {
+			c := &again.Spec.Containers[i]
+			c.VolumeMounts = slices.DeleteFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return strings.HasPrefix(m.Name, "kube-api-access-") })
+		}
+		for i := range again.Spec.InitContainers {
+			c := &again.Spec.InitContainers[i]
+			c.VolumeMounts = slices.DeleteFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return strings.HasPrefix(m.Name, "kube-api-access-") })
+		}
 		p := mustCreate(t, ns, again)
 		in.checkInjected(t, p, map[string][]string{"app": want})
 		if len(p.Spec.InitContainers) != len(first.Spec.InitContainers) || len(p.Spec.Volumes) != len(first.Spec.Volumes) {

@@ -126,10 +126,13 @@ func installInjector() (*injector, error) {
 	if _, err := c.CoreV1().Secrets(in.ns).Create(ctx, reg.PullSecret(pullSecret), metav1.CreateOptions{}); err != nil {
 		return nil, err
 	}
+	// The pods the webhook changes pull tinit with their own pull
+	// secrets, by the pull policy of the tag (IfNotPresent).
+	tinitRepo, tinitTag := nodetest.SplitRef(in.tinitImage)
 	values, err := env.ValuesFile(map[string]any{
 		"image":            reg.ImageValues(nodetest.InjectImage),
 		"imagePullSecrets": []map[string]string{{"name": pullSecret}},
-		"tinitImage":       reg.ImageValues(nodetest.TinitImage),
+		"tinitImage":       map[string]any{"repository": tinitRepo, "tag": tinitTag},
 		"registry":         map[string]any{"caBundle": string(reg.CA)},
 	})
 	if err != nil {
