@@ -225,3 +225,60 @@ kube-up:
 	.ci/kube/node up $(if $(KUBE_TIME_LIMIT),--time-limit $(KUBE_TIME_LIMIT))
 kube-down:
 	.ci/kube/node down
+
+# tinit-inject (cmd/tinit-inject, a Go module of its own, so that tinit's
+# module keeps its three dependencies): the mutating admission webhook
+# that puts tinit into any pod, and its render command. Its flags and
+# interface: cmd/tinit-inject/README.md.
+.PHONY: inject-build inject-test inject-bench inject-image-tar inject-cross inject-images
+INJECT_DIR   := cmd/tinit-inject
+INJECT_ARCH  ?= $(shell $(GO) env GOARCH)
+INJECT_TAR   ?= $(DIST)/tinit-inject-image.tar
+INJECT_IMAGE ?= tinit-inject:dev
+INJECT_OCI_LAYOUT ?= $(DIST)/oci-tinit-inject
+INJECT_FUZZTIME ?= $(FUZZTIME)
+
+# bin/tinit-inject, static as the scratch image needs.
+inject-build:
+	cd $(INJECT_DIR) && CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags "$(LDFLAGS)" -o $(CURDIR)/bin/tinit-inject .
+
+# vet, the unit tests (the in-process registry included; one test builds
+# tinit from this checkout to compare settings), and a short fuzz of the
+# AdmissionReview decoding.
+inject-test:
+	cd $(INJECT_DIR) && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd $(INJECT_DIR) && $(GO) test -run='^$$' -fuzz=FuzzDecodeReview -fuzztime=$(INJECT_FUZZTIME) ./webhook
+
+# Admission latency in process, cache hit and miss (docs/performance.md,
+# "tinit-inject").
+inject-bench:
+	cd $(INJECT_DIR) && $(GO) test -run='^$$' -bench=BenchmarkAdmission -benchtime=2s -count=5 ./webhook
+
+# tinit-inject:dev for this machine's architecture as a docker-archive
+# tar, without an engine: .ci/ociimage packs cmd/tinit-inject/Dockerfile
+# over bin/tinit-inject. docker load or .ci/kube/node import takes it.
+inject-image-tar: inject-build
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run .ci/ociimage/main.go -docker-archive $(INJECT_TAR) \
+		-f $(INJECT_DIR)/Dockerfile -context . -platform linux/$(INJECT_ARCH) -tag $(INJECT_IMAGE) \
+		-build-arg VERSION=$(VERSION) -build-arg REVISION=$(COMMIT) -build-arg CREATED=$(CREATED)
+
+# Static binaries for every release architecture, as make cross builds
+# tinit's, in $(DIST) (make images runs it after make release, whose
+# cross empties $(DIST) first).
+inject-cross:
+	mkdir -p $(DIST)
+	set -e; cd $(INJECT_DIR) && for arch in $(ARCHES); do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GOVARIANTS) $(GO) build -trimpath -buildvcs=false \
+			-ldflags "$(LDFLAGS)" -o $(abspath $(DIST))/tinit-inject-linux-$$arch .; \
+	done
+
+# The multi-architecture tinit-inject image, an OCI image layout in
+# $(INJECT_OCI_LAYOUT) tagged $(VERSION), as make images builds tinit's.
+inject-images: inject-cross
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run .ci/ociimage/main.go -o $(INJECT_OCI_LAYOUT) \
+		-f $(INJECT_DIR)/Dockerfile -context $(DIST) -build-arg DIST=. -platform $(PLATFORMS) -tag $(VERSION) \
+		-build-arg VERSION=$(VERSION) -build-arg REVISION=$(COMMIT) -build-arg CREATED=$(CREATED)
+
+# make images builds tinit-inject's too, after release (prerequisites run
+# in order: release's cross empties $(DIST) before inject-cross fills it).
+images: inject-images

@@ -6,9 +6,16 @@
 //	go run .ci/ociimage/main.go -o DIR -context CTX -tag TAG \
 //	    -platform linux/amd64,linux/arm64 -build-arg K=V ... [-f Dockerfile]
 //
+//	go run .ci/ociimage/main.go -docker-archive OUT.tar -context CTX -tag NAME:TAG \
+//	    -platform linux/amd64 -build-arg K=V ... [-f Dockerfile]
+//
+// With -docker-archive it writes one platform's image as a docker-archive
+// tar instead (manifest.json with RepoTags, as docker save writes it),
+// which docker load and ctr images import take.
+//
 // It understands the subset of the Dockerfile syntax that a FROM scratch
 // image of one static binary needs, with docker build's meaning: FROM
-// scratch, ARG, LABEL, COPY of one file, ENTRYPOINT and CMD in JSON form;
+// scratch, ARG, LABEL, COPY of one file, USER, ENTRYPOINT and CMD in JSON form;
 // variables as $V, ${V}, ${V:-word} and ${V:+word}; TARGETOS, TARGETARCH,
 // TARGETVARIANT and TARGETPLATFORM set per platform as BuildKit sets them
 // (an ARG must declare them). Anything else is refused, so that a change
@@ -60,6 +67,7 @@ type image struct {
 	labels     map[string]string
 	entrypoint []string
 	cmd        []string
+	user       string
 	files      []file // in COPY order
 }
 
@@ -74,6 +82,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
 	out := flag.String("o", "", "output directory: the OCI image layout (replaced)")
+	archive := flag.String("docker-archive", "", "write one platform's image as a docker-archive tar here instead of -o's layout; -tag is its NAME:TAG")
 	dockerfile := flag.String("f", "Dockerfile", "the Dockerfile")
 	context := flag.String("context", ".", "the build context: COPY's sources are relative to it")
 	tag := flag.String("tag", "", "the index's org.opencontainers.image.ref.name in index.json")
@@ -81,9 +90,15 @@ func main() {
 	var buildArgs multiFlag
 	flag.Var(&buildArgs, "build-arg", "K=V, as docker build's (repeatable)")
 	flag.Parse()
-	if *out == "" || *tag == "" || flag.NArg() != 0 {
+	if (*out == "") == (*archive == "") || *tag == "" || flag.NArg() != 0 {
 		flag.Usage()
 		os.Exit(2)
+	}
+	run := run
+	if *archive != "" {
+		run = func(_, dockerfile, context, tag, platforms string, buildArgs []string) error {
+			return runArchive(*archive, dockerfile, context, tag, platforms, buildArgs)
+		}
 	}
 	if err := run(*out, *dockerfile, *context, *tag, *platforms, buildArgs); err != nil {
 		fmt.Fprintln(os.Stderr, "ociimage:", err)
@@ -91,12 +106,14 @@ func main() {
 	}
 }
 
-func run(out, dockerfile, context, tag, platforms string, buildArgs []string) error {
+// inputs reads what both outputs start from: the build arguments, the
+// image's time and the Dockerfile.
+func inputs(dockerfile string, buildArgs []string) (map[string]string, time.Time, []byte, error) {
 	args := map[string]string{}
 	for _, kv := range buildArgs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
-			return fmt.Errorf("-build-arg %q: want K=V", kv)
+			return nil, time.Time{}, nil, fmt.Errorf("-build-arg %q: want K=V", kv)
 		}
 		args[k] = v
 	}
@@ -106,11 +123,16 @@ func run(out, dockerfile, context, tag, platforms string, buildArgs []string) er
 	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return fmt.Errorf("SOURCE_DATE_EPOCH=%q: %v", s, err)
+			return nil, time.Time{}, nil, fmt.Errorf("SOURCE_DATE_EPOCH=%q: %v", s, err)
 		}
 		created = time.Unix(n, 0).UTC()
 	}
 	src, err := os.ReadFile(dockerfile)
+	return args, created, src, err
+}
+
+func run(out, dockerfile, context, tag, platforms string, buildArgs []string) error {
+	args, created, src, err := inputs(dockerfile, buildArgs)
 	if err != nil {
 		return err
 	}
@@ -251,6 +273,15 @@ func evaluate(src string, plat platform, buildArgs map[string]string) (*image, e
 				return nil, fmt.Errorf("COPY %s: the destination must be an absolute file path", rest)
 			}
 			img.files = append(img.files, file{src: s, dst: path.Clean(d)})
+		case "USER":
+			u, err := expand(rest, vars)
+			if err != nil {
+				return nil, err
+			}
+			if u == "" || strings.ContainsAny(u, " \t") {
+				return nil, fmt.Errorf("USER %s: want one user, uid or uid:gid", rest)
+			}
+			img.user = u
 		case "ENTRYPOINT", "CMD":
 			var argv []string
 			if err := json.Unmarshal([]byte(rest), &argv); err != nil {
@@ -421,44 +452,14 @@ func (l *layout) json(mediaType string, v any) (descriptor, error) {
 
 // image writes one platform's layer, config and manifest.
 func (l *layout) image(img *image, plat platform, context string, created time.Time) (descriptor, error) {
-	// One layer with every COPY: owned by root, dated SOURCE_DATE_EPOCH,
-	// the file mode from the context (tinit's binary: 0755).
-	var tarBuf bytes.Buffer
-	tw := tar.NewWriter(&tarBuf)
-	dirs := map[string]bool{}
-	for _, f := range img.files {
-		data, err := os.ReadFile(filepath.Join(context, filepath.FromSlash(f.src)))
-		if err != nil {
-			return descriptor{}, err
-		}
-		fi, err := os.Stat(filepath.Join(context, filepath.FromSlash(f.src)))
-		if err != nil {
-			return descriptor{}, err
-		}
-		name := strings.TrimPrefix(f.dst, "/")
-		for d := path.Dir(name); d != "."; d = path.Dir(d) {
-			if !dirs[d] {
-				dirs[d] = true
-				if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: created, Format: tar.FormatPAX}); err != nil {
-					return descriptor{}, err
-				}
-			}
-		}
-		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: int64(fi.Mode().Perm()), Size: int64(len(data)), ModTime: created, Format: tar.FormatPAX}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return descriptor{}, err
-		}
-		if _, err := tw.Write(data); err != nil {
-			return descriptor{}, err
-		}
-	}
-	if err := tw.Close(); err != nil {
+	layerTar, err := buildLayer(img, context, created)
+	if err != nil {
 		return descriptor{}, err
 	}
-	diffID := sha256.Sum256(tarBuf.Bytes())
+	diffID := sha256.Sum256(layerTar)
 	var gz bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression) // no name, no time
-	zw.Write(tarBuf.Bytes())
+	zw.Write(layerTar)
 	if err := zw.Close(); err != nil {
 		return descriptor{}, err
 	}
@@ -466,30 +467,7 @@ func (l *layout) image(img *image, plat platform, context string, created time.T
 	if err != nil {
 		return descriptor{}, err
 	}
-	cfg := map[string]any{}
-	if len(img.entrypoint) > 0 {
-		cfg["Entrypoint"] = img.entrypoint
-	}
-	if len(img.cmd) > 0 {
-		cfg["Cmd"] = img.cmd
-	}
-	if len(img.labels) > 0 {
-		cfg["Labels"] = img.labels
-	}
-	config := map[string]any{
-		"created":      created.Format(time.RFC3339),
-		"architecture": plat.Architecture,
-		"os":           plat.OS,
-		"config":       cfg,
-		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + hex.EncodeToString(diffID[:])}},
-		"history": []map[string]any{{
-			"created":    created.Format(time.RFC3339),
-			"created_by": "tinit .ci/ociimage: the Dockerfile's COPY",
-		}},
-	}
-	if plat.Variant != "" {
-		config["variant"] = plat.Variant
-	}
+	config := imageConfig(img, plat, diffID, created)
 	cd, err := l.json(mtConfig, config)
 	if err != nil {
 		return descriptor{}, err
@@ -510,4 +488,137 @@ func (l *layout) image(img *image, plat platform, context string, created time.T
 	p := plat
 	md.Platform = &p
 	return md, nil
+}
+
+// buildLayer is the one layer of every COPY, as an uncompressed tar:
+// owned by root, dated SOURCE_DATE_EPOCH, the file mode from the context
+// (tinit's binary: 0755).
+func buildLayer(img *image, context string, created time.Time) ([]byte, error) {
+	var tarBuf bytes.Buffer
+	tw := tar.NewWriter(&tarBuf)
+	dirs := map[string]bool{}
+	for _, f := range img.files {
+		data, err := os.ReadFile(filepath.Join(context, filepath.FromSlash(f.src)))
+		if err != nil {
+			return nil, err
+		}
+		fi, err := os.Stat(filepath.Join(context, filepath.FromSlash(f.src)))
+		if err != nil {
+			return nil, err
+		}
+		name := strings.TrimPrefix(f.dst, "/")
+		for d := path.Dir(name); d != "."; d = path.Dir(d) {
+			if !dirs[d] {
+				dirs[d] = true
+				if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: created, Format: tar.FormatPAX}); err != nil {
+					return nil, err
+				}
+			}
+		}
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: int64(fi.Mode().Perm()), Size: int64(len(data)), ModTime: created, Format: tar.FormatPAX}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return tarBuf.Bytes(), nil
+}
+
+// imageConfig is the image's config for plat, over one layer.
+func imageConfig(img *image, plat platform, diffID [32]byte, created time.Time) map[string]any {
+	cfg := map[string]any{}
+	if len(img.entrypoint) > 0 {
+		cfg["Entrypoint"] = img.entrypoint
+	}
+	if len(img.cmd) > 0 {
+		cfg["Cmd"] = img.cmd
+	}
+	if img.user != "" {
+		cfg["User"] = img.user
+	}
+	if len(img.labels) > 0 {
+		cfg["Labels"] = img.labels
+	}
+	config := map[string]any{
+		"created":      created.Format(time.RFC3339),
+		"architecture": plat.Architecture,
+		"os":           plat.OS,
+		"config":       cfg,
+		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + hex.EncodeToString(diffID[:])}},
+		"history": []map[string]any{{
+			"created":    created.Format(time.RFC3339),
+			"created_by": "tinit .ci/ociimage: the Dockerfile's COPY",
+		}},
+	}
+	if plat.Variant != "" {
+		config["variant"] = plat.Variant
+	}
+	return config
+}
+
+// runArchive writes one platform's image as a docker-archive tar: the
+// config, the uncompressed layer and a manifest.json naming tag, as
+// docker save writes them. The same inputs give the same bytes.
+func runArchive(out, dockerfile, context, tag, platforms string, buildArgs []string) error {
+	if strings.Contains(platforms, ",") {
+		return fmt.Errorf("-docker-archive holds one platform, not %s", platforms)
+	}
+	args, created, src, err := inputs(dockerfile, buildArgs)
+	if err != nil {
+		return err
+	}
+	plat, err := parsePlatform(platforms)
+	if err != nil {
+		return err
+	}
+	img, err := evaluate(string(src), plat, args)
+	if err != nil {
+		return fmt.Errorf("%s for %s: %w", dockerfile, platforms, err)
+	}
+	layer, err := buildLayer(img, context, created)
+	if err != nil {
+		return err
+	}
+	diffID := sha256.Sum256(layer)
+	config, err := json.Marshal(imageConfig(img, plat, diffID, created))
+	if err != nil {
+		return err
+	}
+	csum := sha256.Sum256(config)
+	configName := hex.EncodeToString(csum[:]) + ".json"
+	layerName := hex.EncodeToString(diffID[:]) + "/layer.tar"
+	manifest, err := json.Marshal([]map[string]any{{"Config": configName, "RepoTags": []string{tag}, "Layers": []string{layerName}}})
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"manifest.json", manifest}, {configName, config}, {layerName, layer}} {
+		if dir := path.Dir(f.name); dir != "." {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755, ModTime: created}); err != nil {
+				return err
+			}
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: f.name, Mode: 0o644, Size: int64(len(f.data)), ModTime: created}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(out, buf.Bytes(), 0o644)
 }
