@@ -82,10 +82,11 @@ fuzz-healthz:
 fuzz-notify:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./notify
 
-# The Helm chart's tests live in a module of their own, so that tinit's
-# module never pulls Kubernetes or Helm. helm itself is built from the Go
-# module proxy at a pinned version (about 4 minutes the first time, cached
-# after that).
+# The Helm charts' tests (charts/tinit, tinit-lib and tinit-inject) live
+# in a module of their own, charts/tinit/test, so that tinit's module
+# never pulls Kubernetes or Helm. helm itself is built from the Go module
+# proxy at a pinned version (about 4 minutes the first time, cached after
+# that).
 chart-test:
 	cd charts/tinit/test && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
 
@@ -183,19 +184,21 @@ image-layout:
 release: deb charts-release
 	cd $(DIST) && sha256sum tinit-linux-* tinit_*.deb tinit-*.tgz > SHA256SUMS
 
-# The two charts as packages (name-CHARTVERSION.tgz, as helm package names
-# them), with the release's version written in: appVersion, and
+# The three charts as packages (name-CHARTVERSION.tgz, as helm package
+# names them), with the release's version written in: appVersion, and
 # tinit-lib's default image tag (inside an include .Chart is the user's
-# chart, so tinit-lib carries its own). charts/tinit's tinit-lib symlink
-# becomes a copy; its Go test module stays out, as .helmignore says. The
-# same bytes for the same SOURCE_DATE_EPOCH.
+# chart, so tinit-lib carries its own); tinit-inject's two images default
+# to its appVersion. charts/tinit's tinit-lib symlink becomes a copy; its
+# Go test module (which tests tinit-inject too) stays out, as .helmignore
+# says. The same bytes for the same SOURCE_DATE_EPOCH.
+CHARTS := tinit-lib tinit tinit-inject
 charts-release:
 	rm -rf $(DIST)/charts-src && mkdir -p $(DIST)/charts-src
-	cp -RL charts/tinit-lib charts/tinit $(DIST)/charts-src/
+	cp -RL $(addprefix charts/,$(CHARTS)) $(DIST)/charts-src/
 	rm -rf $(DIST)/charts-src/tinit/test
 	charts/set-app-version.sh $(VERSION) $(DIST)/charts-src
 	rm -rf $(DIST)/charts-src/tinit/charts/tinit-lib && cp -R $(DIST)/charts-src/tinit-lib $(DIST)/charts-src/tinit/charts/
-	set -e; cd $(DIST)/charts-src && for c in tinit-lib tinit; do \
+	set -e; cd $(DIST)/charts-src && for c in $(CHARTS); do \
 		v=$$(sed -n 's/^version: *//p' $$c/Chart.yaml); \
 		tar --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 --numeric-owner \
 			--mode=u+rw,go+r,go-w -cf - $$c | gzip -n > ../$$c-$$v.tgz; \

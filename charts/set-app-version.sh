@@ -1,8 +1,10 @@
 #!/bin/sh
 # Writes a release's version into the charts: appVersion in
-# charts/tinit-lib/Chart.yaml and charts/tinit/Chart.yaml, and the
-# "tinit-lib.appVersion" template, the default tinit image tag (inside an
-# include .Chart is the including chart, so tinit-lib carries its own copy).
+# charts/tinit-lib/Chart.yaml, charts/tinit/Chart.yaml and
+# charts/tinit-inject/Chart.yaml (the default tag of both of its images),
+# and the "tinit-lib.appVersion" template, the default tinit image tag
+# (inside an include .Chart is the including chart, so tinit-lib carries
+# its own copy).
 #
 #   charts/set-app-version.sh 1.2.3 [CHARTS_DIR]
 set -eu
@@ -11,7 +13,7 @@ dir=${2:-$(dirname "$0")}
 case $version in
 *[!A-Za-z0-9.+_-]*|'') echo "$0: bad version '$version'" >&2; exit 2 ;;
 esac
-for f in "$dir/tinit-lib/Chart.yaml" "$dir/tinit/Chart.yaml"; do
+for f in "$dir/tinit-lib/Chart.yaml" "$dir/tinit/Chart.yaml" "$dir/tinit-inject/Chart.yaml"; do
 	sed -i "s/^appVersion: .*/appVersion: \"$version\"/" "$f"
 done
 sed -i "s/define \"tinit-lib.appVersion\" -}}[^{]*{{/define \"tinit-lib.appVersion\" -}}$version{{/" \

@@ -229,10 +229,10 @@ func TestReleaseIsReproducible(t *testing.T) {
 	// Every binary and every .deb is listed, and the sums hold, checked
 	// the way the README tells users to.
 	lines := strings.Split(strings.TrimSpace(string(first)), "\n")
-	if len(lines) != 2*len(archesUnderTest(t))+2 {
-		t.Errorf("SHA256SUMS has %d lines, want a binary and a .deb for each of %d architectures, and the two charts:\n%s", len(lines), len(archesUnderTest(t)), first)
+	if len(lines) != 2*len(archesUnderTest(t))+3 {
+		t.Errorf("SHA256SUMS has %d lines, want a binary and a .deb for each of %d architectures, and the three charts:\n%s", len(lines), len(archesUnderTest(t)), first)
 	}
-	for _, c := range []string{"  tinit-lib-", "  tinit-0"} {
+	for _, c := range []string{"  tinit-lib-", "  tinit-0", "  tinit-inject-0"} {
 		if !strings.Contains(string(first), c) {
 			t.Errorf("SHA256SUMS lacks the chart %s*.tgz", strings.TrimSpace(c))
 		}
@@ -712,17 +712,18 @@ func TestDebInstallsAndRemoves(t *testing.T) {
 
 // TestReleaseChartsCarryTheVersion: the charts in a release say which
 // tinit they run: appVersion, and tinit-lib's default image tag, in
-// tinit-lib and in the copy that charts/tinit carries.
+// tinit-lib and in the copy that charts/tinit carries; tinit-inject's
+// appVersion, the default tag of its two images.
 func TestReleaseChartsCarryTheVersion(t *testing.T) {
 	dist := releaseDist(t)
 	version := versionOf(t, filepath.Join(dist, "tinit-linux-amd64")).Version
 	charts, _ := filepath.Glob(filepath.Join(dist, "tinit*.tgz"))
-	if len(charts) != 2 {
-		t.Fatalf("charts in %s: %v, want tinit-lib and tinit", dist, charts)
+	if len(charts) != 3 {
+		t.Fatalf("charts in %s: %v, want tinit-lib, tinit and tinit-inject", dist, charts)
 	}
 	for _, c := range charts {
 		for _, f := range []string{"tinit-lib/Chart.yaml", "tinit/Chart.yaml", "tinit/charts/tinit-lib/Chart.yaml",
-			"tinit-lib/templates/_tinit.tpl", "tinit/charts/tinit-lib/templates/_tinit.tpl"} {
+			"tinit-lib/templates/_tinit.tpl", "tinit/charts/tinit-lib/templates/_tinit.tpl", "tinit-inject/Chart.yaml"} {
 			out, err := exec.Command("tar", "-xzOf", c, f).Output()
 			if err != nil {
 				continue // not in this chart

@@ -679,12 +679,13 @@ func TestChartAnnotations(t *testing.T) {
 }
 
 // TestSetAppVersion: charts/set-app-version.sh, for the release, writes
-// one version into both Chart.yaml files and tinit-lib's template, and the
-// default tinit image tag of both charts follows.
+// one version into the three Chart.yaml files and tinit-lib's template,
+// and the default image tags of the charts follow (tinit-inject's two).
 func TestSetAppVersion(t *testing.T) {
 	root := t.TempDir()
 	copyTree(t, libDir, filepath.Join(root, "tinit-lib"), "")
 	copyTree(t, chartDir, filepath.Join(root, "tinit"), "test")
+	copyTree(t, injectChartDir(), filepath.Join(root, "tinit-inject"), "")
 	link := filepath.Join(root, "tinit", "charts", "tinit-lib")
 	if err := os.RemoveAll(link); err != nil {
 		t.Fatal(err)
@@ -702,6 +703,14 @@ func TestSetAppVersion(t *testing.T) {
 	}
 	if got := d.Labels["app.kubernetes.io/version"]; got != "1.4.0" {
 		t.Errorf("after set-app-version.sh 1.4.0, app.kubernetes.io/version is %q", got)
+	}
+	inj := one(t, "Deployments", injRenderIn(t, filepath.Join(root, "tinit-inject")).deploy)
+	c := injContainer(t, inj)
+	if c.Image != "tinit-inject:1.4.0" {
+		t.Errorf("after set-app-version.sh 1.4.0, the tinit-inject image is %q", c.Image)
+	}
+	if got := flag1(t, serveFlags(t, c), "--tinit-image"); got != "tinit:1.4.0" {
+		t.Errorf("after set-app-version.sh 1.4.0, tinit-inject's --tinit-image is %q", got)
 	}
 	if out, err := exec.Command("sh", script, "1.4.0; echo x", root).CombinedOutput(); err == nil {
 		t.Errorf("a version with a shell metacharacter was accepted:\n%s", out)
