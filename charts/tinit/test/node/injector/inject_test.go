@@ -65,7 +65,6 @@ func TestEntrypointUnderTinit(t *testing.T) {
 func TestDeploymentInjected(t *testing.T) {
 	in := setupInjector(t)
 	ns := newNS(t, in, "inject-deploy", map[string]string{injectLabel: "enabled"})
-	pullSecretOnServiceAccount(t, ns)
 	image := in.reg.Ref(nodetest.HTTPDImage)
 	d := deployment("web", image, nil, 2, false)
 	d.Spec.Template.Spec.Containers[0].ReadinessProbe = &corev1.Probe{
@@ -103,8 +102,10 @@ func TestDeploymentInjected(t *testing.T) {
 func TestKubeSystemUntouched(t *testing.T) {
 	in := setupInjector(t)
 	ns := newNS(t, in, "inject-control", nil)
-	// An imported image, never pulled: kube-system has no pull secret.
-	pod := restrictedPod("tinit-e2e-"+randHex(), nodetest.HTTPDImage, nil)
+	// An imported image, never pulled, and a command, so that the
+	// webhook needs no registry: kube-system has no pull secret.
+	command := []string{"sleep", "1000000"}
+	pod := restrictedPod("tinit-e2e-"+randHex(), nodetest.HTTPDImage, command)
 	pod.Spec.Containers[0].ImagePullPolicy = corev1.PullNever
 
 	ctl, _, err := create(ns, pod.DeepCopy(), true)
@@ -123,7 +124,7 @@ func TestKubeSystemUntouched(t *testing.T) {
 	t.Cleanup(func() {
 		pods.Delete(context.Background(), p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))})
 	})
-	in.checkUntouched(t, p, map[string][]string{"app": nil})
+	in.checkUntouched(t, p, map[string][]string{"app": command})
 	if len(p.Spec.InitContainers) != 0 {
 		t.Errorf("kube-system pod has init containers %v", p.Spec.InitContainers)
 	}
@@ -336,7 +337,7 @@ func TestRestrictedAdmitsInjected(t *testing.T) {
 // and says why in tinit.dev/skipped; the pod is created all the same.
 func TestUnreadableImage(t *testing.T) {
 	in := setupInjector(t)
-	ns := newNS(t, in, "inject-nosecret", nil)
+	ns := bareNS(t, "inject-nosecret", nil)
 	pod := restrictedPod("nosecret", in.reg.Ref(nodetest.RedisImage), nil)
 	p, _, err := create(ns, pod, true)
 	if err != nil {

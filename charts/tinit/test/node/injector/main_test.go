@@ -304,14 +304,24 @@ func healthPort(p *corev1.Pod) (int, error) {
 }
 
 // newNS is a namespace for one test, enforcing the restricted Pod
-// Security Standard, with the registry's pull secret and extra labels.
+// Security Standard, with extra labels and the registry's pull secret,
+// which its default ServiceAccount names: its pods get it without naming
+// it.
 func newNS(t *testing.T, in *injector, prefix string, labels map[string]string) *nodetest.NS {
+	t.Helper()
+	ns := bareNS(t, prefix, labels)
+	if _, err := env.Client.CoreV1().Secrets(ns.Name).Create(ns.Ctx, in.reg.PullSecret(pullSecret), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pullSecretOnServiceAccount(t, ns)
+	return ns
+}
+
+// bareNS is newNS without the pull secret.
+func bareNS(t *testing.T, prefix string, labels map[string]string) *nodetest.NS {
 	t.Helper()
 	ns := env.Namespace(t, prefix)
 	if err := ns.LabelNamespace(mergeLabels(restrictedLabels, labels)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.Client.CoreV1().Secrets(ns.Name).Create(ns.Ctx, in.reg.PullSecret(pullSecret), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return ns
@@ -319,7 +329,8 @@ func newNS(t *testing.T, in *injector, prefix string, labels map[string]string) 
 
 // pullSecretOnServiceAccount adds the pull secret to the namespace's
 // default ServiceAccount (made by the controller-manager shortly after
-// the namespace), so that its pods get it without naming it.
+// the namespace). The ServiceAccount admission plugin copies it into
+// each pod that names none, before the webhook sees the pod.
 func pullSecretOnServiceAccount(t *testing.T, ns *nodetest.NS) {
 	t.Helper()
 	sas := env.Client.CoreV1().ServiceAccounts(ns.Name)

@@ -50,7 +50,6 @@ func (in *injector) render(t *testing.T, file string, flags ...string) (string, 
 func TestRender(t *testing.T) {
 	in := setupInjector(t)
 	ns := newNS(t, in, "inject-render", nil)
-	pullSecretOnServiceAccount(t, ns)
 	image := in.reg.Ref(nodetest.RedisImage)
 	d := deployment("rendered", image, nil, 1, false)
 	d.TypeMeta = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}

@@ -23,8 +23,9 @@ var injectBuild struct {
 
 // BuildInject builds tinit-inject from this checkout for this machine
 // (static, as make images does), once per test binary, and packs it as
-// InjectImage: the binary at /tinit-inject, the ENTRYPOINT, as the
-// non-root user, FROM scratch. It returns the binary (for `render`) and
+// InjectImage the way cmd/tinit-inject/Dockerfile does: FROM scratch, the
+// binary at /tinit-inject, USER 65532, ENTRYPOINT ["/tinit-inject"], CMD
+// ["serve"]. It returns the binary (for `render`) and
 // the image's docker-archive tar (for Registry). Inside the node the
 // module proxy is out of reach: make node-test builds it outside first,
 // so that the module and build caches hold everything.
@@ -51,7 +52,8 @@ func (e *Env) buildInject() (string, string, error) {
 		Ref:        InjectImage,
 		Files:      []File{{Path: "/tinit-inject", Mode: 0o755, Data: data}},
 		Entrypoint: []string{"/tinit-inject"},
-		User:       fmt.Sprintf("%d:%d", NonRoot, NonRoot),
+		Cmd:        []string{"serve"},
+		User:       fmt.Sprint(NonRoot),
 	}
 	tar, err := img.WriteCached(filepath.Join(CacheDir(), "images"))
 	if err != nil {
