@@ -203,6 +203,10 @@ func TestReinvocationIdempotent(t *testing.T) {
 		}
 	})
 
+	// The apiserver calls tinit-inject again for every pod it changed
+	// (its own change counts); here the second webhook changes the pod
+	// in between: it sees tinit already there, adds a container, and
+	// tinit-inject's second call, after it, leaves that container alone.
 	t.Run("reinvoked after another webhook added a container", func(t *testing.T) {
 		ns := ns.With(t)
 		second := startAddContainer(t, ns, image)
@@ -221,15 +225,32 @@ func TestReinvocationIdempotent(t *testing.T) {
 		if n := second.calls.Load() - calls; n != 1 {
 			t.Errorf("the second webhook was called %d times, want 1", n)
 		}
+		if !second.sawTinit.Load() {
+			t.Errorf("the second webhook was called before tinit-inject: the pod it got had no install container")
+		}
 		if after-before != 2 {
-			t.Errorf("tinit-inject counted %v admissions for the pod, want 2 (the first call and the reinvocation)", after-before)
+			t.Errorf("tinit-inject counted %v admissions, want 2 (the first call and the reinvocation)", after-before)
+		}
+		var outcomes []string
+		nodetest.WaitFor(t, "tinit-inject's two log lines for the pod", 30*time.Second, func() (bool, error) {
+			lines, err := in.admissionLog(ns.Ctx, ns.Name+"/reinvoked")
+			outcomes = outcomes[:0]
+			for _, l := range lines {
+				_, o, _ := strings.Cut(l, "outcome=")
+				o, _, _ = strings.Cut(o, " ")
+				outcomes = append(outcomes, o)
+			}
+			return len(outcomes) >= 2, err
+		})
+		if !slices.Equal(outcomes, []string{"injected", "unchanged"}) {
+			t.Errorf("tinit-inject's admissions of the pod: %q, want injected then unchanged", outcomes)
 		}
 		in.checkInjected(t, p, map[string][]string{"app": wrapped("sleep", "1000000"), addedName: addedArgv})
 		ready := ns.WaitReadyPod("app=reinvoked")
 		if got := cmdline1(t, ns, ready.Name, addedName); !slices.Equal(got, addedArgv) {
 			t.Errorf("/proc/1/cmdline of the added container is %q, want %q", got, addedArgv)
 		}
-		t.Logf("tinit-inject admissions %v -> %v; skipped: %q", before, after, p.Annotations[skippedAnnotation])
+		t.Logf("tinit-inject admissions %v -> %v, outcomes %q; skipped: %q", before, after, outcomes, p.Annotations[skippedAnnotation])
 	})
 }
 

@@ -285,6 +285,30 @@ func (in *injector) admissions(ctx context.Context) (float64, error) {
 	return total, nil
 }
 
+// admissionLog is the injector's log lines of the admissions of one pod
+// (NAMESPACE/NAME), from all its pods, in time order.
+func (in *injector) admissionLog(ctx context.Context, pod string) ([]string, error) {
+	pods, err := in.pods(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	for _, p := range pods {
+		b, err := env.Client.CoreV1().Pods(in.ns).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, " msg=admission ") && strings.Contains(l, " pod="+pod+" ") {
+				lines = append(lines, l)
+			}
+		}
+	}
+	// "tinit-inject: time=RFC3339 ...": in time order as text.
+	slices.Sort(lines)
+	return lines, nil
+}
+
 // healthPort is the port of the injector pod's container named by its
 // readiness probe (the health address serves /healthz and /metrics).
 func healthPort(p *corev1.Pod) (int, error) {

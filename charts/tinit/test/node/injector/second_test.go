@@ -46,7 +46,9 @@ var addedArgv = []string{"sleep", "1000000"}
 // and calls tinit-inject again because it changed the pod.
 type addContainer struct {
 	calls atomic.Int32
-	image string
+	// sawTinit: a pod it got had tinit's install container already.
+	sawTinit atomic.Bool
+	image    string
 }
 
 // startAddContainer serves the second webhook and registers it for the
@@ -133,6 +135,11 @@ func (w *addContainer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if err := json.Unmarshal(review.Request.Object.Raw, &pod); err != nil {
 		http.Error(rw, err.Error(), http.StatusBadRequest)
 		return
+	}
+	for _, c := range pod.Spec.InitContainers {
+		if c.Name == "tinit-install" {
+			w.sawTinit.Store(true)
+		}
 	}
 	resp := &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
 	if container(&pod, addedName) == nil {
