@@ -99,13 +99,14 @@ chart-test:
 # tests' exit code. A machine that cannot start a node (up exits 3: not
 # root, no cgroups) fails with up's line when CI is set, skips otherwise.
 # The node's network namespace does not reach the module proxy: what the
-# tests build inside it (helm, tinit, the tests themselves) is fetched and
-# built here first, so that inside it comes from the caches.
+# tests build inside it (helm, tinit, tinit-inject, the tests themselves)
+# is fetched and built here first, so that inside it comes from the caches.
 NODE_TEST_DIR := charts/tinit/test/node
 NODE_TEST_HELM := $(shell sed -n 's/^const HelmModule = "\(.*\)"$$/\1/p' $(NODE_TEST_DIR)/internal/nodetest/env.go)
 node-test:
 	cd $(NODE_TEST_DIR) && $(GO) vet ./...
 	$(GO) build -o /dev/null ./cmd/tinit
+	cd $(INJECT_DIR) && CGO_ENABLED=0 $(GO) build -trimpath -o /dev/null .
 	cd $(NODE_TEST_DIR) && $(GO) run -exec true $(NODE_TEST_HELM)
 	@tmp=$$(mktemp -d); \
 	{ .ci/kube/node up; echo $$? >$$tmp/rc; } 2>&1 | tee $$tmp/log; \

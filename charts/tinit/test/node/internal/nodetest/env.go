@@ -47,7 +47,17 @@ type Env struct {
 	// Kubectl is kubectl's path, "" when there is none (Dump then shows
 	// the pods without `kubectl describe`).
 	Kubectl string
+	// tars are the image tars Main built, by the image's RepoTag (for
+	// Registry to push).
+	tars map[string]string
+	// atExit are run by Main after the tests, last first.
+	atExit []func()
 }
+
+// AtExit has Main run f after all the tests of the package, while the
+// Env (helm, its directory) still works: for what a package sets up once
+// for all its tests. The last registered runs first.
+func (e *Env) AtExit(f func()) { e.atExit = append(e.atExit, f) }
 
 // NoNodeMessage is the one line a test run without a node says.
 const NoNodeMessage = "node tests: KUBECONFIG is not set: run them on the test node (make node-test, or .ci/kube/node exec go test ./... in charts/tinit/test/node)"
@@ -81,6 +91,9 @@ func Main(m *testing.M, env **Env) int {
 	}
 	*env = e
 	code := m.Run()
+	for i := len(e.atExit) - 1; i >= 0; i-- {
+		e.atExit[i]()
+	}
 	os.RemoveAll(e.Dir)
 	return code
 }
@@ -258,12 +271,14 @@ func (e *Env) buildImages() ([]string, error) {
 		return nil, err
 	}
 	var tars []string
+	e.tars = map[string]string{}
 	for _, img := range append([]*Image{ti}, apps...) {
 		p, err := img.WriteCached(filepath.Join(CacheDir(), "images"))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", img.Ref, err)
 		}
 		tars = append(tars, p)
+		e.tars[img.Ref] = p
 	}
 	return tars, nil
 }
