@@ -106,7 +106,7 @@ NODE_TEST_HELM := $(shell sed -n 's/^const HelmModule = "\(.*\)"$$/\1/p' $(NODE_
 node-test:
 	cd $(NODE_TEST_DIR) && $(GO) vet ./...
 	$(GO) build -o /dev/null ./cmd/tinit
-	cd $(INJECT_DIR) && CGO_ENABLED=0 $(GO) build -trimpath -o /dev/null .
+	cd $(INJECT_DIR) && CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o /dev/null .
 	cd $(NODE_TEST_DIR) && $(GO) run -exec true $(NODE_TEST_HELM)
 	@tmp=$$(mktemp -d); \
 	{ .ci/kube/node up; echo $$? >$$tmp/rc; } 2>&1 | tee $$tmp/log; \

@@ -22,7 +22,7 @@ var injectBuild struct {
 }
 
 // BuildInject builds tinit-inject from this checkout for this machine
-// (static, as make images does), once per test binary, and packs it as
+// (static and stripped, as make inject-build does), once per test binary, and packs it as
 // InjectImage the way cmd/tinit-inject/Dockerfile does: FROM scratch, the
 // binary at /tinit-inject, USER 65532, ENTRYPOINT ["/tinit-inject"], CMD
 // ["serve"]. It returns the binary (for `render`) and
@@ -38,7 +38,7 @@ func (e *Env) BuildInject() (bin, tar string, err error) {
 
 func (e *Env) buildInject() (string, string, error) {
 	bin := filepath.Join(e.Dir, "tinit-inject")
-	cmd := exec.Command(goCmd(), "build", "-trimpath", "-o", bin, ".")
+	cmd := exec.Command(goCmd(), "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
 	cmd.Dir = filepath.Join(e.Root, InjectModuleDir)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
