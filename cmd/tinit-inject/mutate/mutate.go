@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -382,7 +383,7 @@ func (m *mutation) wrap(ctx context.Context, t target) {
 		ops = append(ops, jsonpatch.Replace(t.path+"/command", cmd))
 	}
 	switch {
-	case equal(args, c.Args):
+	case slices.Equal(args, c.Args):
 	case len(args) == 0:
 		ops = append(ops, jsonpatch.Remove(t.path+"/args"))
 	case len(c.Args) == 0:
@@ -518,18 +519,6 @@ func escape(in []string) []string {
 		out[i] = b.String()
 	}
 	return out
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // appendItems appends items to the list at p: one "add p/-" each, or one

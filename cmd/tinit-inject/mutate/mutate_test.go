@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -139,7 +140,7 @@ func env(c *corev1.Container) map[string]string {
 
 func wantArgv(t *testing.T, c *corev1.Container, cmd, args []string) {
 	t.Helper()
-	if !equal(c.Command, cmd) || !equal(c.Args, args) {
+	if !slices.Equal(c.Command, cmd) || !slices.Equal(c.Args, args) {
 		t.Errorf("container %s: command %q args %q, want %q %q", c.Name, c.Command, c.Args, cmd, args)
 	}
 }
@@ -150,7 +151,7 @@ func wantInstalled(t *testing.T, p *corev1.Pod, wrapped ...string) {
 		t.Fatalf("initContainers[0] is not %s: %+v", InstallName, p.Spec.InitContainers)
 	}
 	ic := p.Spec.InitContainers[0]
-	if ic.Image != testSettings.Image || !equal(ic.Command, []string{"/tinit", "--install", BinDir}) {
+	if ic.Image != testSettings.Image || !slices.Equal(ic.Command, []string{"/tinit", "--install", BinDir}) {
 		t.Errorf("install container: %s %q", ic.Image, ic.Command)
 	}
 	sc := ic.SecurityContext

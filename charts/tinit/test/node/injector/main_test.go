@@ -224,17 +224,7 @@ func (in *injector) dump(t *testing.T) {
 
 // pods are the injector's own pods that are not being deleted.
 func (in *injector) pods(ctx context.Context) ([]corev1.Pod, error) {
-	l, err := env.Client.CoreV1().Pods(in.ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=" + release})
-	if err != nil {
-		return nil, err
-	}
-	var out []corev1.Pod
-	for _, p := range l.Items {
-		if p.DeletionTimestamp == nil {
-			out = append(out, p)
-		}
-	}
-	return out, nil
+	return nodetest.LivePods(ctx, env.Client, in.ns, "app.kubernetes.io/instance="+release)
 }
 
 // scale sets the injector's replicas and waits until that many pods are

@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/remotecommand"
 )
@@ -100,7 +101,13 @@ func ContainerStatus(p *corev1.Pod, name string) *corev1.ContainerStatus {
 // Pods lists the pods matching a label selector that are not being
 // deleted.
 func (ns *NS) Pods(selector string) ([]corev1.Pod, error) {
-	list, err := ns.Env.Client.CoreV1().Pods(ns.Name).List(ns.Ctx, metav1.ListOptions{LabelSelector: selector})
+	return LivePods(ns.Ctx, ns.Env.Client, ns.Name, selector)
+}
+
+// LivePods lists the pods of namespace matching a label selector that are
+// not being deleted, for a namespace that is not a test's own NS.
+func LivePods(ctx context.Context, c kubernetes.Interface, namespace, selector string) ([]corev1.Pod, error) {
+	list, err := c.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return nil, err
 	}
