@@ -10,5 +10,5 @@ const FDs = 1
 type Watcher struct{}
 
 func New(paths []string, debounce time.Duration) (*Watcher, error) { return &Watcher{}, nil }
-func (w *Watcher) Run(out chan<- Change)                            {}
-func (w *Watcher) Close() error                                     { return nil }
+func (w *Watcher) Run(out chan<- Change)                           {}
+func (w *Watcher) Close() error                                    { return nil }
