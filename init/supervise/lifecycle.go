@@ -150,7 +150,7 @@ func (m *machine) onRestartSignal(sig unix.Signal) {
 		m.drop(sig, "--restart-signal: the main child is not running: dropped")
 		return
 	}
-	m.beginRestart(healthz.ReloadCauseSignal, "signal", signals.Name(sig))
+	m.beginRestart(healthz.ReloadCauseSignal, "received", signals.Name(sig))
 }
 
 // beginRestart restarts the running main child gracefully: SIGTERM, after
