@@ -29,9 +29,6 @@ type Status struct {
 	NotifyCounts [NotifyKinds]uint64 // messages' keys by kind (NotifyReady...)
 	Rejected     [RejectKinds]uint64 // datagrams dropped, by reason (RejectAccess...)
 	WatchdogPing time.Time           // the current child's last WATCHDOG=1; zero: none
-	Dropped      [65]uint64
-	ReloadOn     bool
-	Reloads      [ReloadActions][ReloadCauses]uint64
 }
 
 // The kinds of notify keys counted, indexes of Status.NotifyCounts, and
