@@ -336,10 +336,13 @@ func TestMetricsHaveTheDeclaredTypes(t *testing.T) {
 	// A family with no series parses to nothing: give each one.
 	st.Update(func(s *Status) {
 		s.Forwarded[15]++
+		s.Dropped[1]++
+		s.ReloadOn = true
 		s.ChildStarted, s.Heartbeat, s.LastTick = t0, time.Second, t0
 	})
 	checks := NewChecks(CheckConfig{File: []string{"/"}}, &fakeClock{now: t0})
-	got := scrapeHandler(t, NewHandler(st, checks, &fakeClock{now: t0}).WithBuild(BuildInfo{Version: "v1"}))
+	h := NewHandler(st, checks, &fakeClock{now: t0}).WithBuild(BuildInfo{Version: "v1"})
+	got := scrapeHandler(t, h)
 	for name, want := range map[string]string{
 		"tinit_build_info":                       "gauge",
 		"tinit_child_up":                         "gauge",
@@ -351,6 +354,8 @@ func TestMetricsHaveTheDeclaredTypes(t *testing.T) {
 		"tinit_heartbeat_age_seconds":            "gauge",
 		"tinit_last_heartbeat_timestamp_seconds": "gauge",
 		"tinit_check_up":                         "gauge",
+		"tinit_signals_dropped_total":            "counter",
+		"tinit_reloads_total":                    "counter",
 	} {
 		if got.types[name] != want {
 			t.Errorf("%s is a %q, want a %q", name, got.types[name], want)
@@ -366,8 +371,11 @@ func TestEachFamilyIsOneBlock(t *testing.T) {
 	st.Update(func(s *Status) {
 		s.ChildUp, s.Notify, s.WatchdogPing, s.Heartbeat, s.LastTick, s.ChildStarted = true, true, t0, time.Second, t0, t0
 		s.Forwarded[15] = 1
+		s.Dropped[15], s.Dropped[1] = 1, 2
+		s.ReloadOn = true
 	})
-	_, body, _ := do(t, NewHandler(st, nil, &fakeClock{now: t0}), "GET", "/metrics")
+	h := NewHandler(st, nil, &fakeClock{now: t0})
+	_, body, _ := do(t, h, "GET", "/metrics")
 	seen := map[string]bool{}
 	current := ""
 	for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
@@ -386,5 +394,71 @@ func TestEachFamilyIsOneBlock(t *testing.T) {
 				t.Fatalf("family %s starts without HELP: %q", name, line)
 			}
 		}
+	}
+}
+
+func TestDroppedSignalsAreOneSeriesPerSignal(t *testing.T) {
+	const name = "tinit_signals_dropped_total"
+	dropped := func(sig string) string { return series(name, "signal", sig) }
+	for _, tc := range []struct {
+		name   string
+		update func(*Status)
+		want   map[string]float64
+	}{
+		{"none dropped, no series", func(*Status) {}, nil},
+		{
+			"each signal dropped has its own count, apart from those forwarded",
+			func(s *Status) {
+				s.Dropped[1], s.Dropped[15], s.Dropped[36] = 2, 1, 3
+				s.Forwarded[1] = 5
+			},
+			map[string]float64{dropped("SIGHUP"): 2, dropped("SIGTERM"): 1, dropped("SIGRTMIN+2"): 3},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := NewState()
+			st.Update(tc.update)
+			got := scrape(t, &fakeClock{now: t0}, st)
+			wantSeries(t, got, tc.want)
+			if n := countSeries(got, name); n != len(tc.want) {
+				t.Errorf("%d series of %s, want %d", n, name, len(tc.want))
+			}
+		})
+	}
+}
+
+func TestReloadsHaveAllFourSeriesOnceConfigured(t *testing.T) {
+	const name = "tinit_reloads_total"
+	reloads := func(action, cause string) string { return series(name, "action", action, "cause", cause) }
+	for _, tc := range []struct {
+		name   string
+		update func(*Status)
+		want   map[string]float64
+	}{
+		{"not configured, no series", func(s *Status) { s.Reloads[ReloadSignal][ReloadCauseFile] = 1 }, nil},
+		{
+			"configured: every action and cause, zeros included",
+			func(s *Status) {
+				s.ReloadOn = true
+				s.Reloads[ReloadSignal][ReloadCauseFile] = 3
+				s.Reloads[ReloadRestart][ReloadCauseSignal] = 2
+			},
+			map[string]float64{
+				reloads("signal", "file"):    3,
+				reloads("signal", "signal"):  0,
+				reloads("restart", "file"):   0,
+				reloads("restart", "signal"): 2,
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := NewState()
+			st.Update(tc.update)
+			got := scrape(t, &fakeClock{now: t0}, st)
+			wantSeries(t, got, tc.want)
+			if n := countSeries(got, name); n != len(tc.want) {
+				t.Errorf("%d series of %s, want %d", n, name, len(tc.want))
+			}
+		})
 	}
 }
