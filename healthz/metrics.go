@@ -24,6 +24,7 @@ type metricsInput struct {
 	status Status
 	checks CheckResult // zero: no checks configured
 	build  *BuildInfo  // nil: not given
+	wait   WaitResult  // zero: no --wait-for
 	now    time.Time
 }
 
@@ -161,6 +162,25 @@ func writeMetrics(b *bytes.Buffer, sc metricsInput) {
 		b.WriteString(`tinit_check_up{check="`)
 		labelValue(b, c.Target)
 		upValue(b, ok)
+	}
+
+	// NewWait keeps one of a target given twice, so each is one series.
+	w := sc.wait
+	family(b, "tinit_wait_target_up", gauge, "Whether each --wait-for target has held (1) in the current wait, or not yet (0), by target as given.")
+	for _, t := range w.Targets {
+		b.WriteString(`tinit_wait_target_up{target="`)
+		labelValue(b, t.Target)
+		upValue(b, t.Held)
+	}
+	family(b, "tinit_wait_seconds", gauge, "Seconds the last wait for the --wait-for targets took, or has taken so far; absent without targets.")
+	if len(w.Targets) > 0 && !w.Start.IsZero() {
+		end := w.End
+		if end.IsZero() {
+			end = sc.now
+		}
+		b.WriteString("tinit_wait_seconds ")
+		b.Write(strconv.AppendFloat(b.AvailableBuffer(), max(end.Sub(w.Start).Seconds(), 0), 'g', -1, 64))
+		b.WriteByte('\n')
 	}
 }
 

@@ -341,7 +341,7 @@ func TestMetricsHaveTheDeclaredTypes(t *testing.T) {
 		s.ChildStarted, s.Heartbeat, s.LastTick = t0, time.Second, t0
 	})
 	checks := NewChecks(CheckConfig{File: []string{"/"}}, &fakeClock{now: t0})
-	h := NewHandler(st, checks, &fakeClock{now: t0}).WithBuild(BuildInfo{Version: "v1"})
+	h := NewHandler(st, checks, &fakeClock{now: t0}).WithBuild(BuildInfo{Version: "v1"}).WithWait(waitWith(t, []string{"tcp://db:5432"}))
 	got := scrapeHandler(t, h)
 	for name, want := range map[string]string{
 		"tinit_build_info":                       "gauge",
@@ -356,6 +356,8 @@ func TestMetricsHaveTheDeclaredTypes(t *testing.T) {
 		"tinit_check_up":                         "gauge",
 		"tinit_signals_dropped_total":            "counter",
 		"tinit_reloads_total":                    "counter",
+		"tinit_wait_target_up":                   "gauge",
+		"tinit_wait_seconds":                     "gauge",
 	} {
 		if got.types[name] != want {
 			t.Errorf("%s is a %q, want a %q", name, got.types[name], want)
@@ -374,7 +376,7 @@ func TestEachFamilyIsOneBlock(t *testing.T) {
 		s.Dropped[15], s.Dropped[1] = 1, 2
 		s.ReloadOn = true
 	})
-	h := NewHandler(st, nil, &fakeClock{now: t0})
+	h := NewHandler(st, nil, &fakeClock{now: t0}).WithWait(waitWith(t, []string{"tcp://db:5432", "file:/run/ready"}))
 	_, body, _ := do(t, h, "GET", "/metrics")
 	seen := map[string]bool{}
 	current := ""
@@ -458,6 +460,74 @@ func TestReloadsHaveAllFourSeriesOnceConfigured(t *testing.T) {
 			wantSeries(t, got, tc.want)
 			if n := countSeries(got, name); n != len(tc.want) {
 				t.Errorf("%d series of %s, want %d", n, name, len(tc.want))
+			}
+		})
+	}
+}
+
+func TestWaitMetrics(t *testing.T) {
+	const (
+		db    = "tcp://127.0.0.1:5432"
+		mesh  = "http://127.0.0.1:15021/healthz/ready"
+		up    = "tinit_wait_target_up"
+		secs  = "tinit_wait_seconds"
+		weird = `file:/srv/"a"\b` + "\nc\xe9"
+	)
+	target := func(s string) string { return series(up, "target", s) }
+	for _, tc := range []struct {
+		name    string
+		wait    func(t *testing.T) *Wait // nil: no WithWait
+		now     time.Duration            // since t0
+		want    map[string]float64
+		wantUps int
+	}{
+		{"no --wait-for, no series", nil, time.Hour, nil, 0},
+		{"no targets, no series", func(*testing.T) *Wait { return NewWait(nil, nil) }, time.Hour, nil, 0},
+		{
+			"before the first round every target is down and no time is reported",
+			func(t *testing.T) *Wait { w := waitWith(t, []string{db, mesh}); w.res.Start = time.Time{}; return w },
+			time.Hour,
+			map[string]float64{target(db): 0, target(mesh): 0},
+			2,
+		},
+		{
+			"while waiting, the time so far",
+			func(t *testing.T) *Wait { return waitWith(t, []string{db, mesh}, mesh) },
+			2500 * time.Millisecond,
+			map[string]float64{target(db): 0, target(mesh): 1, secs: 2.5},
+			2,
+		},
+		{
+			"after the wait, how long it took",
+			func(t *testing.T) *Wait {
+				w := waitWith(t, []string{db, mesh}, db, mesh)
+				w.res.End = t0.Add(1250 * time.Millisecond)
+				return w
+			},
+			time.Hour,
+			map[string]float64{target(db): 1, target(mesh): 1, secs: 1.25},
+			2,
+		},
+		{
+			"a target's label is escaped, and made UTF-8",
+			func(t *testing.T) *Wait { return waitWith(t, []string{weird}) },
+			0,
+			map[string]float64{target(`file:/srv/"a"\b` + "\nc\uFFFD"): 0, secs: 0},
+			1,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := NewHandler(NewState(), nil, &fakeClock{now: t0.Add(tc.now)})
+			if tc.wait != nil {
+				h = h.WithWait(tc.wait(t))
+			}
+			got := scrapeHandler(t, h)
+			wantSeries(t, got, tc.want)
+			if n := countSeries(got, up); n != tc.wantUps {
+				t.Errorf("%d series of %s, want %d", n, up, tc.wantUps)
+			}
+			if _, ok := tc.want[secs]; !ok {
+				wantSeries(t, got, nil, secs)
 			}
 		})
 	}
