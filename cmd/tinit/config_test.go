@@ -185,6 +185,8 @@ func TestBadInputNamesItsSource(t *testing.T) {
 		{"--wait-timeout without --wait-for", nil, []string{"--wait-timeout", "5s", "a"}, "--wait-timeout: needs --wait-for (TINIT_WAIT_FOR)"},
 		{"TINIT_WAIT_ON_RESTART without --wait-for", map[string]string{"TINIT_WAIT_ON_RESTART": "1"}, []string{"a"}, "TINIT_WAIT_ON_RESTART: needs --wait-for"},
 		{"a bad --wait-timeout", nil, []string{"--wait-for", "tcp://127.0.0.1:5432", "--wait-timeout", "5", "a"}, `--wait-timeout: "5"`},
+		{"an https --wait-for", nil, []string{"--wait-for", "https://db:443/", "a"}, `--wait-for: "https://db:443/": https is not supported (tinit carries no TLS)`},
+		{"an unknown --wait-for scheme", map[string]string{"TINIT_WAIT_FOR": "ftp://x"}, []string{"a"}, `TINIT_WAIT_FOR: "ftp://x": want tcp://HOST:PORT`},
 		{"--reload-on a missing path", nil, []string{"--reload-on", "/nonexistent/tinit.conf", "a"}, `--reload-on: "/nonexistent/tinit.conf": no such file or directory`},
 		{"TINIT_RELOAD_ON a missing path", map[string]string{"TINIT_RELOAD_ON": "/etc,/nonexistent"}, []string{"a"}, `TINIT_RELOAD_ON: "/nonexistent"`},
 		{"--reload-signal without --reload-on", nil, []string{"--reload-signal", "USR1", "a"}, "--reload-signal: needs --reload-on (TINIT_RELOAD_ON)"},

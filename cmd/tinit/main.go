@@ -139,9 +139,12 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 	if st != nil && st.reloadOn.src != "" {
 		need += watch.FDs // the inotify descriptor
 	}
+	if st != nil {
+		need += len(st.waitTargets) // a socket each, while they are tried
+	}
 	err := checkFDs(need)
 	if err == nil && st != nil && st.health.src != "" {
-		err = healthz.CheckFDLimit(st.checks.Count())
+		err = healthz.CheckFDLimit(st.checks.Count() + len(st.waitTargets))
 	}
 	if err != nil {
 		if len(errs) > 0 {
@@ -200,6 +203,9 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 		var checks *healthz.Checks
 		if st.checks.Count() > 0 {
 			checks = healthz.NewChecks(st.checks, wallClock{})
+			// One stat(2) at a time for both: a hung mount holds one
+			// thread, not two (the thread budget).
+			checks.ShareStat(waiter)
 			go checks.Run(context.Background())
 		}
 		b := thisBuild()

@@ -67,8 +67,9 @@ func (m *machine) onWaitTimer() (done bool) {
 		m.to(waiting, m.nextWaitDeadline(now))
 		return false
 	}
-	failing := m.cfg.Wait.Targets.Failing()
+	// After Stop: the round is over, and each line is its last word.
 	m.endWait()
+	failing := m.cfg.Wait.Targets.Failing()
 	for _, f := range failing {
 		m.log.Errorf("--wait-for %s", f)
 	}
