@@ -5,8 +5,8 @@ package main_test
 // reload signal to the child's group, or restarts the child gracefully;
 // a --restart-signal received does the same restart and never reaches
 // the child. Directories are written the way the kubelet's atomic writer
-// updates a ConfigMap volume, where the one change that counts is the
-// rename onto ..data.
+// updates a ConfigMap volume (watchtest), where the one change that
+// counts is the rename onto ..data.
 
 import (
 	"fmt"
@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tinit/tinit/init/watch/watchtest"
 )
 
 // reloadDebounce is the --reload-debounce of the tests; changes are
@@ -28,60 +30,6 @@ const (
 	reloadDebounce = 200 * time.Millisecond
 	reloadGap      = time.Second
 )
-
-// atomicInit populates dir as the kubelet's atomic writer first does:
-// files in a timestamped directory, ..data a symlink to it, and each name
-// a symlink to ..data/name. A local copy of watchtest.AtomicInit until
-// that package is in main.
-func atomicInit(dir string, files map[string]string) error { return atomicWrite(dir, files) }
-
-// atomicSwap replaces dir's files as the kubelet's atomic writer does: a
-// new timestamped directory, a symlink ..data_tmp to it renamed onto
-// ..data, then the old directory removed. A local copy of
-// watchtest.AtomicSwap until that package is in main.
-func atomicSwap(dir string, files map[string]string) error { return atomicWrite(dir, files) }
-
-func atomicWrite(dir string, files map[string]string) error {
-	data := filepath.Join(dir, "..data")
-	old, err := os.Readlink(data)
-	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("atomic write %s: %w", dir, err)
-	}
-	// The kubelet's own naming: MkdirTemp over ..YYYY_MM_DD_HH_MM_SS.
-	ts, err := os.MkdirTemp(dir, time.Now().UTC().Format("..2006_01_02_15_04_05."))
-	if err != nil {
-		return fmt.Errorf("atomic write %s: %w", dir, err)
-	}
-	if err := os.Chmod(ts, 0o755); err != nil {
-		return fmt.Errorf("atomic write %s: %w", dir, err)
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(ts, name), []byte(content), 0o644); err != nil {
-			return fmt.Errorf("atomic write %s: %w", dir, err)
-		}
-	}
-	tmp := filepath.Join(dir, "..data_tmp")
-	if err := os.Symlink(filepath.Base(ts), tmp); err != nil {
-		return fmt.Errorf("atomic write %s: %w", dir, err)
-	}
-	if err := os.Rename(tmp, data); err != nil {
-		return fmt.Errorf("atomic write %s: %w", dir, err)
-	}
-	for name := range files {
-		link := filepath.Join(dir, name)
-		if _, err := os.Lstat(link); os.IsNotExist(err) {
-			if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
-				return fmt.Errorf("atomic write %s: %w", dir, err)
-			}
-		}
-	}
-	if old != "" {
-		if err := os.RemoveAll(filepath.Join(dir, old)); err != nil {
-			return fmt.Errorf("atomic write %s: %w", dir, err)
-		}
-	}
-	return nil
-}
 
 // reloadsSeries names one tinit_reloads_total series as scrapeSeries
 // keys it.
@@ -133,16 +81,16 @@ func TestReloadOnSendsOneSignalPerChange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
+			dir := shortDir(t)
 			write := func(n int) {
 				t.Helper()
 				content := map[string]string{"app.conf": fmt.Sprintf("version %d\n", n)}
 				var err error
 				switch {
 				case tt.atomic && n == 0:
-					err = atomicInit(dir, content)
+					err = watchtest.AtomicInit(dir, content)
 				case tt.atomic:
-					err = atomicSwap(dir, content)
+					err = watchtest.AtomicSwap(dir, content)
 				default:
 					err = os.WriteFile(filepath.Join(dir, "app.conf"), []byte(content["app.conf"]), 0o644)
 				}
@@ -172,7 +120,7 @@ func TestReloadOnSendsOneSignalPerChange(t *testing.T) {
 			r := startTinit(t, env, args...)
 			for range recs {
 				if got := r.line(10 * time.Second); got != "ready" {
-					t.Fatalf("a child said %q", got)
+					t.Fatalf("a child said %q; stderr:\n%s", got, r.stderr)
 				}
 			}
 			// each waits until both processes have recorded n signals,
@@ -317,7 +265,7 @@ func TestReloadOnUnderNginx(t *testing.T) {
 			version := func(v string) map[string]string {
 				return map[string]string{"nginx.conf": fmt.Sprintf(reloadNginxConf, work, port, v)}
 			}
-			if err := atomicInit(conf, version("v1")); err != nil {
+			if err := watchtest.AtomicInit(conf, version("v1")); err != nil {
 				t.Fatal(err)
 			}
 			args := append(append([]string{"--health-addr", fmt.Sprintf("127.0.0.1:%d", health),
@@ -359,7 +307,7 @@ func TestReloadOnUnderNginx(t *testing.T) {
 			// How the master names itself in its log: its namespace pid,
 			// read while it lives.
 			ns := nsPid(master)
-			if err := atomicSwap(conf, version("v2")); err != nil {
+			if err := watchtest.AtomicSwap(conf, version("v2")); err != nil {
 				t.Fatal(err)
 			}
 			if !waitFor(20*time.Second, func() bool { return served() == "v2" }) {
@@ -519,7 +467,8 @@ func TestRestartSignal(t *testing.T) {
 }
 
 func TestReloadAndRestartSignalValues(t *testing.T) {
-	missing := filepath.Join(t.TempDir(), "no-such-config")
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "no-such-config")
 	refused := []struct {
 		name string
 		env  []string
@@ -536,7 +485,7 @@ func TestReloadAndRestartSignalValues(t *testing.T) {
 		{"--restart-signal CHLD, the reaper's", nil, []string{"--restart-signal", "CHLD"}, []string{"--restart-signal"}},
 		{"--restart-signal ALRM while the heartbeat runs", nil, []string{"--heartbeat", "1s", "--restart-signal", "ALRM"}, []string{"--restart-signal"}},
 		{"TINIT_RESTART_SIGNAL=SIGTERM", []string{"TINIT_RESTART_SIGNAL=SIGTERM"}, nil, []string{"TINIT_RESTART_SIGNAL"}},
-		{"--reload-signal that is no signal", nil, []string{"--reload-signal", "NOPE"}, []string{"--reload-signal", "NOPE"}},
+		{"--reload-signal that is no signal", nil, []string{"--reload-on", dir, "--reload-signal", "NOPE"}, []string{"--reload-signal", "NOPE"}},
 		{"--reload-on a path that does not exist", nil, []string{"--reload-on", missing}, []string{"--reload-on", missing}},
 		{"TINIT_RELOAD_ON a path that does not exist", []string{"TINIT_RELOAD_ON=" + missing}, nil, []string{"TINIT_RELOAD_ON", missing}},
 	}
@@ -547,21 +496,20 @@ func TestReloadAndRestartSignalValues(t *testing.T) {
 			if code := r.exitCode(10 * time.Second); code != 2 {
 				t.Fatalf("exit %d, want 2; stderr:\n%s", code, r.stderr)
 			}
-			msg := strings.TrimSpace(r.stderr.String())
-			for _, w := range tt.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("stderr %q does not name %q", msg, w)
-				}
+			msg := usageProblems(r.stderr.String())
+			if len(msg) != 1 {
+				t.Fatalf("stderr %q: want one line for the one problem (and the hint to try --help)", r.stderr)
 			}
-			if strings.Count(msg, "\n") != 0 {
-				t.Errorf("stderr has more than one line: %q", msg)
+			for _, w := range tt.want {
+				if !strings.Contains(msg[0], w) {
+					t.Errorf("stderr %q does not name %q", msg[0], w)
+				}
 			}
 			if _, err := os.Stat(marker); err == nil {
 				t.Fatal("the child ran despite the usage error")
 			}
 		})
 	}
-	dir := t.TempDir()
 	accepted := []struct {
 		name string
 		args []string

@@ -75,9 +75,11 @@ func statusServer(t *testing.T, code int) (srv *httptest.Server, set func(int)) 
 	return srv, func(c int) { status.Store(int32(c)) }
 }
 
-// socketDir is a short directory for unix sockets: a t.TempDir path
-// named after a long test can pass the 108 bytes sun_path holds.
-func socketDir(t *testing.T) string {
+// shortDir is a directory named without the test's name: a t.TempDir
+// path named after a long test can pass the 108 bytes a unix socket's
+// sun_path holds, and a comma in a test's name would split it in a
+// TINIT_* list variable.
+func shortDir(t *testing.T) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "tw")
 	if err != nil {
@@ -108,6 +110,18 @@ func listen(t *testing.T, network, addr string) {
 		t.Fatalf("listen %s %s: %v", network, addr, err)
 	}
 	t.Cleanup(func() { l.Close() })
+}
+
+// usageProblems returns the lines of a usage error's stderr but the hint
+// to try --help that closes it.
+func usageProblems(stderr string) []string {
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if !strings.Contains(line, "tinit --help") {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // failingLine returns the line of stderr that names target together with
@@ -149,7 +163,7 @@ func TestWaitForHoldsTheChildBackUntilTheTargetHolds(t *testing.T) {
 			}
 		}},
 		{"a unix socket that refuses, then accepts", func(t *testing.T, dir string) ([]string, func()) {
-			sock := filepath.Join(socketDir(t), "s.sock")
+			sock := filepath.Join(shortDir(t), "s.sock")
 			deadSocket(t, sock)
 			return []string{"unix:" + sock}, func() {
 				os.Remove(sock)
@@ -220,7 +234,7 @@ func TestWaitTimeoutExits124NamingEachFailingTarget(t *testing.T) {
 			return nil, []string{"--wait-for", target}, []failing{{target, "301"}}
 		}},
 		{"a unix socket nobody accepts on: connection refused", func(t *testing.T, dir string) ([]string, []string, []failing) {
-			sock := filepath.Join(socketDir(t), "s.sock")
+			sock := filepath.Join(shortDir(t), "s.sock")
 			deadSocket(t, sock)
 			target := "unix:" + sock
 			return nil, []string{"--wait-for", target}, []failing{{target, "connection refused"}}
@@ -396,9 +410,9 @@ func TestHTTPSIsRefusedAtStart(t *testing.T) {
 			if code := r.exitCode(10 * time.Second); code != 2 {
 				t.Fatalf("exit %d, want 2; stderr:\n%s", code, r.stderr)
 			}
-			msg := strings.TrimSpace(r.stderr.String())
-			if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, url) || !strings.Contains(msg, "TLS") || !strings.Contains(msg, tt.via) {
-				t.Errorf("stderr %q: want one line naming %s, %s and TLS", msg, tt.via, url)
+			msg := usageProblems(r.stderr.String())
+			if len(msg) != 1 || !strings.Contains(msg[0], url) || !strings.Contains(msg[0], "TLS") || !strings.Contains(msg[0], tt.via) {
+				t.Errorf("stderr %q: want one line naming %s, %s and TLS", r.stderr, tt.via, url)
 			}
 			if _, err := os.Stat(marker); err == nil {
 				t.Fatal("the child ran")
