@@ -440,25 +440,32 @@ func TestRestartSignal(t *testing.T) {
 			t.Fatalf("stderr does not say --max-restarts 1 reached:\n%s", r.stderr)
 		}
 	})
-	t.Run("a group that ignores SIGTERM is killed after --grace, then the new child starts", func(t *testing.T) {
-		r := startTinit(t, nil, "--grace", "500ms", "--restart-signal", "USR2", "--", "/bin/sh", "-c", ignoresTERM)
+	t.Run("a group that ignores SIGTERM is killed after --grace, not ready meanwhile, then the new child starts", func(t *testing.T) {
+		// A grace period long enough for /readyz to be seen in it.
+		const grace = 2 * time.Second
+		port := freePort(t)
+		r := startTinit(t, nil, "--health-addr", fmt.Sprintf("127.0.0.1:%d", port), "--grace", grace.String(),
+			"--restart-signal", "USR2", "--", "/bin/sh", "-c", ignoresTERM)
 		r.line(10 * time.Second)
+		waitCode(t, port, "/readyz", 200, 10*time.Second)
 		old := mainChildOf(t, r.tinitPid())
 		group := append([]int{old}, children(old)...)
 		start := time.Now()
 		r.signal(syscall.SIGUSR2)
+		waitCode(t, port, "/readyz", 503, grace)
 		if got := r.line(10 * time.Second); got != "ready" {
 			t.Fatalf("no new child within 10s (got %q); stderr:\n%s", got, r.stderr)
 		}
 		// A lower bound only: nothing ends this group before SIGKILL.
-		if took := time.Since(start); took < 500*time.Millisecond {
-			t.Fatalf("the new child started %v after SIGUSR2, before --grace 500ms", took.Round(time.Millisecond))
+		if took := time.Since(start); took < grace {
+			t.Fatalf("the new child started %v after SIGUSR2, before --grace %v", took.Round(time.Millisecond), grace)
 		}
 		for _, p := range group {
 			if alive(p) {
 				t.Fatalf("process %d of the old group %v is alive next to the new child", p, group)
 			}
 		}
+		waitCode(t, port, "/readyz", 200, 10*time.Second)
 		r.signal(syscall.SIGTERM)
 		if code := r.exitCode(10 * time.Second); code != 137 {
 			t.Fatalf("exit %d, want 137 (the new group ignores SIGTERM too)", code)
