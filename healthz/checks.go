@@ -86,7 +86,8 @@ type Checks struct {
 	// stat is held by the one file check in a stat(2) at a time. A stat
 	// cannot be cancelled, and each one blocked on a hung mount holds an
 	// OS thread: one at a time keeps tinit within its thread budget
-	// (cmd/tinit reserves the threads it can ever need).
+	// (cmd/tinit reserves the threads it can ever need). --wait-for's
+	// file: targets take it too, given ShareStat.
 	stat chan struct{}
 
 	mu  sync.Mutex
@@ -262,8 +263,15 @@ func (c *Checks) publish(reasons []string) {
 }
 
 func (c *Checks) dialTCP(ctx context.Context, addr string) error {
+	return dial(ctx, "tcp", addr)
+}
+
+// dial passes when a connection to addr on network ("tcp", "unix") is
+// made, and closes it at once. It waits on the network poller, not in a
+// thread, and gives up when ctx ends.
+func dial(ctx context.Context, network, addr string) error {
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return err
 	}
@@ -291,12 +299,20 @@ func (c *Checks) get(ctx context.Context, u string) error {
 // a dead mount fails every file check after it the same way, without
 // another thread.
 func (c *Checks) statFile(ctx context.Context, p string) error {
+	return statGated(ctx, c.stat, p)
+}
+
+// statGated stats p once it holds gate, a channel with room for one: the
+// one-stat-at-a-time rule of Checks.stat, shared with --wait-for's file:
+// targets (ShareStat). It gives up waiting for the gate when ctx ends, but
+// a stat(2) once begun runs to its end.
+func statGated(ctx context.Context, gate chan struct{}, p string) error {
 	select {
-	case c.stat <- struct{}{}:
+	case gate <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-c.stat }()
+	defer func() { <-gate }()
 	_, err := os.Stat(p)
 	return err
 }

@@ -1,14 +1,16 @@
 // Package healthz is tinit's HTTP endpoint: /healthz (liveness), /readyz
 // (readiness) and /metrics (Prometheus), plus the optional application
-// checks that feed them and the client behind `tinit --healthcheck`.
+// checks that feed them, the --wait-for targets tried before the child
+// starts (Wait), and the client behind `tinit --healthcheck`.
 //
 // Invariants:
 //
 //   - The supervisor loop is the only writer of Status, through
 //     State.Update; the handlers read copies (State.Snapshot) and never
-//     change anything. Likewise only Checks.Run writes CheckResult. A slow
-//     HTTP client therefore never holds a lock, and the handler never
-//     blocks on anything but those two mutexes.
+//     change anything. Likewise only Checks.Run writes CheckResult, and
+//     only a Wait (its rounds, Start and Stop) writes its WaitResult. A
+//     slow HTTP client therefore never holds a lock, and the handler never
+//     blocks on anything but those three mutexes.
 //   - Liveness fails only when restarting tinit would help: the event loop
 //     has missed three heartbeats (staleTicks), or the application checks
 //     have failed without a break for FailAfter. A dead or restarting main
@@ -24,6 +26,25 @@
 //     claim an application is up before anyone has looked. A round cut
 //     short by shutdown publishes nothing. HTTP checks do not follow
 //     redirects and ignore HTTP_PROXY.
+//   - --wait-for (Wait): the loop starts and stops rounds; a round runs
+//     one goroutine per target, which tries it every WaitEvery (500 ms),
+//     each attempt bounded by WaitAttempt (1 s), until it holds once; a
+//     target that held is not tried again in that round. Sockets and
+//     timers are on the network poller and hold no thread, and a target
+//     holds at most one fd at a time. Stop returns once the goroutines
+//     have ended (but for a stat(2) hung on a dead mount, which ends with
+//     the stat). An http target holds on 2xx only, where a check takes
+//     3xx too: a check asks whether the app answers, a wait whether the
+//     dependency says it is ready, and a redirect does not say that. A
+//     unix target holds on a stream connect, not on the socket file: a
+//     file left by a server that died refuses. While the phase is
+//     "waiting", /readyz is 503 naming the targets not held yet; /healthz
+//     is not affected (waiting is tinit doing its job).
+//   - At most one stat(2) runs at a time across the file checks and,
+//     given Checks.ShareStat, the file: wait targets: a stat cannot be
+//     cancelled, and each one hung on a dead mount holds a thread that
+//     cmd/tinit's thread budget counts once. An attempt or round that
+//     cannot get its turn times out like any other.
 //   - The listener is close-on-exec (every Go socket is), so the child
 //     never inherits it.
 //   - No client can starve a probe, and none can take tinit's fds: at most
@@ -57,9 +78,13 @@
 // tests check it with prometheus/common/expfmt, the parser Prometheus
 // itself uses. A series with no value yet (the main child's start time
 // before the first start, the last heartbeat's time with the heartbeat
-// off) is left out, not written as 0; its family's HELP and TYPE are there
-// all the same. tinit_build_info has a series only when the caller gives
-// the build (Handler.WithBuild).
+// off, how long the wait took before its first round) is left out, not
+// written as 0; its family's HELP and TYPE are there all the same.
+// tinit_build_info has a series only when the caller gives the build
+// (Handler.WithBuild); tinit_wait_target_up and tinit_wait_seconds only
+// with --wait-for targets (Handler.WithWait); tinit_reloads_total only
+// with reloads configured (Status.ReloadOn), and then all four series,
+// zeros included, so that a rate over them sees the first reload.
 //
 // The server and the client speak HTTP/1.1 on bare net, not net/http. The
 // health issue asked for a net/http server; the benchmark issue measured
@@ -87,6 +112,7 @@
 // accept until the request has come and starting each connection's
 // goroutine before the next accept make that enough.
 //
-// The price is https: an --check-http URL must be http://. An app that
-// serves only TLS can be checked with --check-tcp.
+// The price is https: an --check-http URL must be http://, and --wait-for
+// refuses https:// at start. An app or a dependency that serves only TLS
+// can be checked with --check-tcp, or awaited with tcp://HOST:PORT.
 package healthz

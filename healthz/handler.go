@@ -19,7 +19,12 @@ type Handler struct {
 	checks *Checks // nil: no checks configured
 	clock  Clock
 	build  *BuildInfo // nil: tinit_build_info has no series
+	wait   *Wait      // nil: no --wait-for
 }
+
+// phaseWaiting is the Status.Phase the loop publishes while --wait-for
+// holds the start back.
+const phaseWaiting = "waiting"
 
 // NewHandler returns the handler for /healthz, /readyz and /metrics.
 // checks may be nil; a nil clock is the system clock.
@@ -33,6 +38,16 @@ func NewHandler(st *State, checks *Checks, clock Clock) *Handler {
 func (h *Handler) WithBuild(b BuildInfo) *Handler {
 	c := *h
 	c.build = &b
+	return &c
+}
+
+// WithWait returns a copy of h whose /readyz names the --wait-for targets
+// awaited while the phase is "waiting", and whose /metrics reports w's
+// targets (tinit_wait_target_up, tinit_wait_seconds). h is not changed. A
+// nil w is no --wait-for.
+func (h *Handler) WithWait(w *Wait) *Handler {
+	c := *h
+	c.wait = w
 	return &c
 }
 
@@ -139,9 +154,16 @@ func (h *Handler) notAlive(s Status, now time.Time) string {
 
 // notReady says why no traffic should be sent, or "" when it may.
 func (h *Handler) notReady(s Status) string {
+	var awaited []string
+	if s.Phase == phaseWaiting && h.wait != nil {
+		awaited = h.wait.Result().awaited()
+	}
 	switch {
 	case s.Stopping:
 		return "stopping (" + s.Phase + ")"
+	case len(awaited) > 0:
+		// The targets as given, one line whatever a file name holds.
+		return "waiting for " + oneLine(strings.Join(awaited, ", "))
 	case !s.ChildUp:
 		return "main child not running (" + s.Phase + ")"
 	case s.Notify && !s.ChildReady:
@@ -159,6 +181,9 @@ func (h *Handler) metrics() response {
 	sc := metricsInput{status: h.st.Snapshot(), build: h.build, now: h.clock.Now()}
 	if h.checks != nil {
 		sc.checks = h.checks.Result()
+	}
+	if h.wait != nil {
+		sc.wait = h.wait.Result()
 	}
 	var b bytes.Buffer
 	writeMetrics(&b, sc)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -201,4 +202,78 @@ func TestMethodsAndPaths(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitWith returns a Wait for targets (parsed against "/") whose current
+// round started at t0, with the targets marked in held already held.
+func waitWith(t *testing.T, targets []string, held ...string) *Wait {
+	t.Helper()
+	var ts []WaitTarget
+	for _, s := range targets {
+		wt, err := ParseWaitTarget(s, "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, wt)
+	}
+	w := NewWait(ts, &fakeClock{now: t0})
+	w.res.Start = t0
+	for i := range w.res.Targets {
+		if slices.Contains(held, w.res.Targets[i].Target) {
+			w.res.Targets[i].Held, w.res.Targets[i].Err = true, ""
+		}
+	}
+	return w
+}
+
+func TestReadinessWhileWaitingNamesWhatIsAwaited(t *testing.T) {
+	const (
+		db    = "tcp://127.0.0.1:5432"
+		mesh  = "http://127.0.0.1:15021/healthz/ready"
+		ready = "file:/run/ready"
+	)
+	targets := []string{db, mesh, ready}
+	for _, tc := range []struct {
+		name     string
+		status   Status
+		wait     *Wait // nil: no WithWait
+		wantCode int
+		want     string
+	}{
+		{"nothing held: every target, as given, in order", Status{Phase: "waiting"}, waitWith(t, targets), 503, "waiting for " + db + ", " + mesh + ", " + ready},
+		{"a target that held is no longer named", Status{Phase: "waiting"}, waitWith(t, targets, mesh), 503, "waiting for " + db + ", " + ready},
+		{"every target held, the child not started yet", Status{Phase: "waiting"}, waitWith(t, targets, db, mesh, ready), 503, "main child not running (waiting)"},
+		{"a stop signal while waiting", Status{Phase: "waiting", Stopping: true}, waitWith(t, targets), 503, "stopping (waiting)"},
+		{"waiting without the Wait given to the handler", Status{Phase: "waiting"}, nil, 503, "main child not running (waiting)"},
+		{"running after the wait is ready", Status{Phase: "running", ChildUp: true}, waitWith(t, targets, db), 200, "ok"},
+		{"a file name with a newline keeps the body one line", Status{Phase: "waiting"}, waitWith(t, []string{"file:/a\nb"}), 503, "waiting for file:/a b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := NewState()
+			st.Update(func(s *Status) { *s = tc.status })
+			h := NewHandler(st, nil, &fakeClock{now: t0})
+			if tc.wait != nil {
+				h = h.WithWait(tc.wait)
+			}
+			code, body, _ := do(t, h, "GET", "/readyz")
+			wantAnswer(t, code, body, tc.wantCode, tc.want)
+		})
+	}
+}
+
+func TestLivenessHoldsWhileWaiting(t *testing.T) {
+	st := NewState()
+	st.Update(func(s *Status) { s.Phase, s.Heartbeat, s.LastTick = "waiting", time.Second, t0 })
+	h := NewHandler(st, nil, &fakeClock{now: t0.Add(500 * time.Millisecond)}).WithWait(waitWith(t, []string{"tcp://db:5432"}))
+	code, body, _ := do(t, h, "GET", "/healthz")
+	wantAnswer(t, code, body, 200, "ok")
+}
+
+func TestWithWaitLeavesTheOriginalHandlerAlone(t *testing.T) {
+	st := NewState()
+	st.Update(func(s *Status) { s.Phase = "waiting" })
+	h := NewHandler(st, nil, &fakeClock{now: t0})
+	_ = h.WithWait(waitWith(t, []string{"tcp://db:5432"}))
+	code, body, _ := do(t, h, "GET", "/readyz")
+	wantAnswer(t, code, body, 503, "main child not running (waiting)")
 }

@@ -24,6 +24,7 @@ type metricsInput struct {
 	status Status
 	checks CheckResult // zero: no checks configured
 	build  *BuildInfo  // nil: not given
+	wait   WaitResult  // zero: no --wait-for
 	now    time.Time
 }
 
@@ -107,6 +108,26 @@ func writeMetrics(b *bytes.Buffer, sc metricsInput) {
 		}
 		sampleLabelled(b, "tinit_signals_forwarded_total", "signal", signals.Name(unix.Signal(n)), s.Forwarded[n])
 	}
+	family(b, "tinit_signals_dropped_total", counter, "Signals not forwarded because no main child was running (backoff, restarting, waiting), by signal.")
+	for n := 1; n < len(s.Dropped); n++ {
+		if s.Dropped[n] == 0 {
+			continue
+		}
+		sampleLabelled(b, "tinit_signals_dropped_total", "signal", signals.Name(unix.Signal(n)), s.Dropped[n])
+	}
+
+	// Every series, zeros included, as soon as reloads are configured: a
+	// rate() over a series that appears at its first increment misses it.
+	family(b, "tinit_reloads_total", counter, "Reloads done, by action (signal: --reload-signal sent to the main child's process group; restart: a graceful restart) and cause (file: a --reload-on change; signal: the --restart-signal received).")
+	if s.ReloadOn {
+		for a, byCause := range s.Reloads {
+			for c, n := range byCause {
+				b.WriteString(`tinit_reloads_total{action="` + reloadActionNames[a] + `",cause="` + reloadCauseNames[c] + `"} `)
+				b.Write(strconv.AppendUint(b.AvailableBuffer(), n, 10))
+				b.WriteByte('\n')
+			}
+		}
+	}
 
 	age := 0.0
 	if s.Heartbeat > 0 && !s.LastTick.IsZero() {
@@ -140,11 +161,35 @@ func writeMetrics(b *bytes.Buffer, sc metricsInput) {
 		}
 		b.WriteString(`tinit_check_up{check="`)
 		labelValue(b, c.Target)
-		if ok {
-			b.WriteString("\"} 1\n")
-		} else {
-			b.WriteString("\"} 0\n")
+		upValue(b, ok)
+	}
+
+	// NewWait keeps one of a target given twice, so each is one series.
+	w := sc.wait
+	family(b, "tinit_wait_target_up", gauge, "Whether each --wait-for target has held (1) in the current wait, or not yet (0), by target as given.")
+	for _, t := range w.Targets {
+		b.WriteString(`tinit_wait_target_up{target="`)
+		labelValue(b, t.Target)
+		upValue(b, t.Held)
+	}
+	family(b, "tinit_wait_seconds", gauge, "Seconds the last wait for the --wait-for targets took, or has taken so far; absent without targets.")
+	if len(w.Targets) > 0 && !w.Start.IsZero() {
+		end := w.End
+		if end.IsZero() {
+			end = sc.now
 		}
+		b.WriteString("tinit_wait_seconds ")
+		b.Write(strconv.AppendFloat(b.AvailableBuffer(), max(end.Sub(w.Start).Seconds(), 0), 'g', -1, 64))
+		b.WriteByte('\n')
+	}
+}
+
+// upValue ends a series whose labels are written with its value, 1 or 0.
+func upValue(b *bytes.Buffer, up bool) {
+	if up {
+		b.WriteString("\"} 1\n")
+	} else {
+		b.WriteString("\"} 0\n")
 	}
 }
 

@@ -336,10 +336,13 @@ func TestMetricsHaveTheDeclaredTypes(t *testing.T) {
 	// A family with no series parses to nothing: give each one.
 	st.Update(func(s *Status) {
 		s.Forwarded[15]++
+		s.Dropped[1]++
+		s.ReloadOn = true
 		s.ChildStarted, s.Heartbeat, s.LastTick = t0, time.Second, t0
 	})
 	checks := NewChecks(CheckConfig{File: []string{"/"}}, &fakeClock{now: t0})
-	got := scrapeHandler(t, NewHandler(st, checks, &fakeClock{now: t0}).WithBuild(BuildInfo{Version: "v1"}))
+	h := NewHandler(st, checks, &fakeClock{now: t0}).WithBuild(BuildInfo{Version: "v1"}).WithWait(waitWith(t, []string{"tcp://db:5432"}))
+	got := scrapeHandler(t, h)
 	for name, want := range map[string]string{
 		"tinit_build_info":                       "gauge",
 		"tinit_child_up":                         "gauge",
@@ -351,6 +354,10 @@ func TestMetricsHaveTheDeclaredTypes(t *testing.T) {
 		"tinit_heartbeat_age_seconds":            "gauge",
 		"tinit_last_heartbeat_timestamp_seconds": "gauge",
 		"tinit_check_up":                         "gauge",
+		"tinit_signals_dropped_total":            "counter",
+		"tinit_reloads_total":                    "counter",
+		"tinit_wait_target_up":                   "gauge",
+		"tinit_wait_seconds":                     "gauge",
 	} {
 		if got.types[name] != want {
 			t.Errorf("%s is a %q, want a %q", name, got.types[name], want)
@@ -366,8 +373,11 @@ func TestEachFamilyIsOneBlock(t *testing.T) {
 	st.Update(func(s *Status) {
 		s.ChildUp, s.Notify, s.WatchdogPing, s.Heartbeat, s.LastTick, s.ChildStarted = true, true, t0, time.Second, t0, t0
 		s.Forwarded[15] = 1
+		s.Dropped[15], s.Dropped[1] = 1, 2
+		s.ReloadOn = true
 	})
-	_, body, _ := do(t, NewHandler(st, nil, &fakeClock{now: t0}), "GET", "/metrics")
+	h := NewHandler(st, nil, &fakeClock{now: t0}).WithWait(waitWith(t, []string{"tcp://db:5432", "file:/run/ready"}))
+	_, body, _ := do(t, h, "GET", "/metrics")
 	seen := map[string]bool{}
 	current := ""
 	for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
@@ -386,5 +396,139 @@ func TestEachFamilyIsOneBlock(t *testing.T) {
 				t.Fatalf("family %s starts without HELP: %q", name, line)
 			}
 		}
+	}
+}
+
+func TestDroppedSignalsAreOneSeriesPerSignal(t *testing.T) {
+	const name = "tinit_signals_dropped_total"
+	dropped := func(sig string) string { return series(name, "signal", sig) }
+	for _, tc := range []struct {
+		name   string
+		update func(*Status)
+		want   map[string]float64
+	}{
+		{"none dropped, no series", func(*Status) {}, nil},
+		{
+			"each signal dropped has its own count, apart from those forwarded",
+			func(s *Status) {
+				s.Dropped[1], s.Dropped[15], s.Dropped[36] = 2, 1, 3
+				s.Forwarded[1] = 5
+			},
+			map[string]float64{dropped("SIGHUP"): 2, dropped("SIGTERM"): 1, dropped("SIGRTMIN+2"): 3},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := NewState()
+			st.Update(tc.update)
+			got := scrape(t, &fakeClock{now: t0}, st)
+			wantSeries(t, got, tc.want)
+			if n := countSeries(got, name); n != len(tc.want) {
+				t.Errorf("%d series of %s, want %d", n, name, len(tc.want))
+			}
+		})
+	}
+}
+
+func TestReloadsHaveAllFourSeriesOnceConfigured(t *testing.T) {
+	const name = "tinit_reloads_total"
+	reloads := func(action, cause string) string { return series(name, "action", action, "cause", cause) }
+	for _, tc := range []struct {
+		name   string
+		update func(*Status)
+		want   map[string]float64
+	}{
+		{"not configured, no series", func(s *Status) { s.Reloads[ReloadSignal][ReloadCauseFile] = 1 }, nil},
+		{
+			"configured: every action and cause, zeros included",
+			func(s *Status) {
+				s.ReloadOn = true
+				s.Reloads[ReloadSignal][ReloadCauseFile] = 3
+				s.Reloads[ReloadRestart][ReloadCauseSignal] = 2
+			},
+			map[string]float64{
+				reloads("signal", "file"):    3,
+				reloads("signal", "signal"):  0,
+				reloads("restart", "file"):   0,
+				reloads("restart", "signal"): 2,
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := NewState()
+			st.Update(tc.update)
+			got := scrape(t, &fakeClock{now: t0}, st)
+			wantSeries(t, got, tc.want)
+			if n := countSeries(got, name); n != len(tc.want) {
+				t.Errorf("%d series of %s, want %d", n, name, len(tc.want))
+			}
+		})
+	}
+}
+
+func TestWaitMetrics(t *testing.T) {
+	const (
+		db    = "tcp://127.0.0.1:5432"
+		mesh  = "http://127.0.0.1:15021/healthz/ready"
+		up    = "tinit_wait_target_up"
+		secs  = "tinit_wait_seconds"
+		weird = `file:/srv/"a"\b` + "\nc\xe9"
+	)
+	target := func(s string) string { return series(up, "target", s) }
+	for _, tc := range []struct {
+		name    string
+		wait    func(t *testing.T) *Wait // nil: no WithWait
+		now     time.Duration            // since t0
+		want    map[string]float64
+		wantUps int
+	}{
+		{"no --wait-for, no series", nil, time.Hour, nil, 0},
+		{"no targets, no series", func(*testing.T) *Wait { return NewWait(nil, nil) }, time.Hour, nil, 0},
+		{
+			"before the first round every target is down and no time is reported",
+			func(t *testing.T) *Wait { w := waitWith(t, []string{db, mesh}); w.res.Start = time.Time{}; return w },
+			time.Hour,
+			map[string]float64{target(db): 0, target(mesh): 0},
+			2,
+		},
+		{
+			"while waiting, the time so far",
+			func(t *testing.T) *Wait { return waitWith(t, []string{db, mesh}, mesh) },
+			2500 * time.Millisecond,
+			map[string]float64{target(db): 0, target(mesh): 1, secs: 2.5},
+			2,
+		},
+		{
+			"after the wait, how long it took",
+			func(t *testing.T) *Wait {
+				w := waitWith(t, []string{db, mesh}, db, mesh)
+				w.res.End = t0.Add(1250 * time.Millisecond)
+				return w
+			},
+			time.Hour,
+			map[string]float64{target(db): 1, target(mesh): 1, secs: 1.25},
+			2,
+		},
+		{
+			"a target's label is escaped, and made UTF-8",
+			func(t *testing.T) *Wait { return waitWith(t, []string{weird}) },
+			0,
+			map[string]float64{target(`file:/srv/"a"\b` + "\nc\uFFFD"): 0, secs: 0},
+			1,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := NewHandler(NewState(), nil, &fakeClock{now: t0.Add(tc.now)})
+			if tc.wait != nil {
+				h = h.WithWait(tc.wait(t))
+			}
+			got := scrapeHandler(t, h)
+			wantSeries(t, got, tc.want)
+			if n := countSeries(got, up); n != tc.wantUps {
+				t.Errorf("%d series of %s, want %d", n, up, tc.wantUps)
+			}
+			if _, ok := tc.want[secs]; !ok {
+				wantSeries(t, got, nil, secs)
+			}
+		})
 	}
 }

@@ -82,7 +82,7 @@ func CheckFDLimit(checks int) error {
 		return nil
 	}
 	if want := uint64(fdReserve + checks + MinConns); lim < want {
-		return fmt.Errorf("RLIMIT_NOFILE (ulimit -n) %d is too low for --health-addr: want at least %d (tinit's own %d, %d for app checks, %d connections)", lim, want, fdReserve, checks, MinConns)
+		return fmt.Errorf("RLIMIT_NOFILE (ulimit -n) %d is too low for --health-addr: want at least %d (tinit's own %d, %d for app checks and --wait-for targets, %d connections)", lim, want, fdReserve, checks, MinConns)
 	}
 	return nil
 }

@@ -8,7 +8,12 @@ import (
 // Status is what the supervisor loop publishes. Only the loop writes it
 // (through State.Update); HTTP handlers read copies.
 type Status struct {
-	Phase         string        // the supervisor's phase: "starting", "running", "drain-window", "stopping", "killing", "restarting", "backoff", "finishing", "done"
+	// Phase is the supervisor's: "starting", "waiting" (for the
+	// --wait-for targets, before the first start or, with
+	// --wait-on-restart, a restart; /readyz names the targets awaited),
+	// "running", "drain-window", "stopping", "killing", "restarting",
+	// "backoff", "finishing", "done".
+	Phase         string
 	ChildUp       bool          // the main child is running
 	ChildPid      int           // the main child's pid, 0 when none
 	ChildStarted  time.Time     // when the current main child (the last one while none runs) started; zero before the first start
@@ -16,6 +21,7 @@ type Status struct {
 	LastExitCode  int           // -1 before the main child has ever exited
 	ZombiesReaped uint64        // children reaped other than main children
 	Forwarded     [65]uint64    // forwarded count by signal number 1..64 (index 0 unused)
+	Dropped       [65]uint64    // signals not forwarded because no main child ran (backoff, restarting, waiting), by number as Forwarded
 	LastTick      time.Time     // last heartbeat tick, monotonic (time.Now())
 	Heartbeat     time.Duration // 0: heartbeat off
 	Stopping      bool          // a stop signal came, or the main child is gone for good: not ready
@@ -29,7 +35,36 @@ type Status struct {
 	NotifyCounts [NotifyKinds]uint64 // messages' keys by kind (NotifyReady...)
 	Rejected     [RejectKinds]uint64 // datagrams dropped, by reason (RejectAccess...)
 	WatchdogPing time.Time           // the current child's last WATCHDOG=1; zero: none
+
+	// With --reload-on or --restart-signal.
+	ReloadOn bool                                // either is configured: tinit_reloads_total has its series
+	Reloads  [ReloadActions][ReloadCauses]uint64 // reloads done, by action (ReloadSignal...) and cause (ReloadCauseFile...)
 }
+
+// The actions a reload takes, the first index of Status.Reloads and the
+// action label of tinit_reloads_total.
+const (
+	// ReloadSignal: --reload-signal sent to the main child's process group.
+	ReloadSignal = iota
+	// ReloadRestart: a graceful restart of the main child (--reload-signal
+	// restart, or --restart-signal).
+	ReloadRestart
+	ReloadActions
+)
+
+var reloadActionNames = [ReloadActions]string{"signal", "restart"}
+
+// What caused a reload, the second index of Status.Reloads and the cause
+// label of tinit_reloads_total.
+const (
+	// ReloadCauseFile: a change under a --reload-on path.
+	ReloadCauseFile = iota
+	// ReloadCauseSignal: tinit received the --restart-signal.
+	ReloadCauseSignal
+	ReloadCauses
+)
+
+var reloadCauseNames = [ReloadCauses]string{"file", "signal"}
 
 // The kinds of notify keys counted, indexes of Status.NotifyCounts, and
 // the type label of tinit_notify_messages_total.

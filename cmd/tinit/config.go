@@ -18,6 +18,7 @@ import (
 
 	"github.com/tinit/tinit/healthz"
 	"github.com/tinit/tinit/init/supervise"
+	"github.com/tinit/tinit/signals"
 )
 
 // settings is the validated configuration. The embedded supervise.Config
@@ -38,6 +39,12 @@ type settings struct {
 	// notifySocket is --notify-socket's path; src "" for the abstract
 	// socket.
 	notifySocket input
+	// waitFor is --wait-for as given, waitTargets its parsed targets.
+	waitFor     input
+	waitTargets []healthz.WaitTarget
+	// reloadOn is --reload-on's paths, made absolute; src "" when off.
+	reloadOn       input
+	reloadDebounce time.Duration
 }
 
 // origin is where an input came from.
@@ -137,6 +144,27 @@ type conf struct {
 	checkSrc map[string]string
 	// notifyUses names the --notify-* options given, which need --notify.
 	notifyUses []string
+	// waitUses and reloadUses name the --wait-* options given, which need
+	// --wait-for, and the --reload-* ones, which need --reload-on.
+	waitUses, reloadUses []string
+	// restartSrc names where --restart-signal came from.
+	restartSrc string
+}
+
+// waitUse notes a --wait-* option given, for the check that --wait-for
+// is.
+func (c *conf) waitUse(in input) {
+	if in.from != fromDefault {
+		c.waitUses = append(c.waitUses, in.src)
+	}
+}
+
+// reloadUse notes a --reload-* option given, for the check that
+// --reload-on is.
+func (c *conf) reloadUse(in input) {
+	if in.from != fromDefault {
+		c.reloadUses = append(c.reloadUses, in.src)
+	}
 }
 
 // notifyUse notes a --notify-* option given, for the check that --notify
@@ -323,6 +351,18 @@ func (c *conf) spanningChecks() {
 		// Nothing would listen: the setting would silently do nothing.
 		c.errs = append(c.errs, fmt.Errorf("%s: needs --notify (TINIT_NOTIFY) to be on", strings.Join(c.notifyUses, ", ")))
 	}
+	if s.waitFor.src == "" && len(c.waitUses) > 0 {
+		c.errs = append(c.errs, fmt.Errorf("%s: needs --wait-for (TINIT_WAIT_FOR) to be given", strings.Join(c.waitUses, ", ")))
+	}
+	if s.reloadOn.src == "" && len(c.reloadUses) > 0 {
+		c.errs = append(c.errs, fmt.Errorf("%s: needs --reload-on (TINIT_RELOAD_ON) to be given", strings.Join(c.reloadUses, ", ")))
+	}
+	if sig := s.Reload.RestartSignal; sig != 0 && s.StopSignals[sig] {
+		// A stop must stop: turning it into a restart would leave
+		// docker stop and the kubelet nothing but SIGKILL.
+		c.errs = append(c.errs, fmt.Errorf("%s: %s is a stop signal (--stop-signals), so it cannot ask for a restart: want USR1, USR2 or HUP, say", c.restartSrc, signals.Name(sig)))
+	}
+	s.Reload.On = s.reloadOn.src != "" || s.Reload.RestartSignal != 0
 	if s.Restart.BackoffMax < s.Restart.Backoff {
 		c.errs = append(c.errs, fmt.Errorf("--backoff-max (TINIT_BACKOFF_MAX) %v is shorter than --backoff (TINIT_BACKOFF) %v", s.Restart.BackoffMax, s.Restart.Backoff))
 	}

@@ -182,6 +182,24 @@ func TestBadInputNamesItsSource(t *testing.T) {
 		{"negative max restarts", nil, []string{"--max-restarts", "-1", "a"}, "--max-restarts"},
 		{"unknown stop signal", nil, []string{"--stop-signals", "TERM,NOPE", "a"}, "--stop-signals"},
 		{"SIGCHLD as a stop signal", map[string]string{"TINIT_STOP_SIGNALS": "CHLD"}, []string{"a"}, "never forwarded"},
+		{"--wait-timeout without --wait-for", nil, []string{"--wait-timeout", "5s", "a"}, "--wait-timeout: needs --wait-for (TINIT_WAIT_FOR)"},
+		{"TINIT_WAIT_ON_RESTART without --wait-for", map[string]string{"TINIT_WAIT_ON_RESTART": "1"}, []string{"a"}, "TINIT_WAIT_ON_RESTART: needs --wait-for"},
+		{"a bad --wait-timeout", nil, []string{"--wait-for", "tcp://127.0.0.1:5432", "--wait-timeout", "5", "a"}, `--wait-timeout: "5"`},
+		{"an https --wait-for", nil, []string{"--wait-for", "https://db:443/", "a"}, `--wait-for: "https://db:443/": https is not supported (tinit carries no TLS)`},
+		{"an unknown --wait-for scheme", map[string]string{"TINIT_WAIT_FOR": "ftp://x"}, []string{"a"}, `TINIT_WAIT_FOR: "ftp://x": want tcp://HOST:PORT`},
+		{"--reload-on a missing path", nil, []string{"--reload-on", "/nonexistent/tinit.conf", "a"}, `--reload-on: "/nonexistent/tinit.conf": no such file or directory`},
+		{"TINIT_RELOAD_ON a missing path", map[string]string{"TINIT_RELOAD_ON": "/etc,/nonexistent"}, []string{"a"}, `TINIT_RELOAD_ON: "/nonexistent"`},
+		{"--reload-signal without --reload-on", nil, []string{"--reload-signal", "USR1", "a"}, "--reload-signal: needs --reload-on (TINIT_RELOAD_ON)"},
+		{"TINIT_RELOAD_DEBOUNCE without --reload-on", map[string]string{"TINIT_RELOAD_DEBOUNCE": "2s"}, []string{"a"}, "TINIT_RELOAD_DEBOUNCE: needs --reload-on"},
+		{"an unknown --reload-signal", nil, []string{"--reload-on", "/etc", "--reload-signal", "reload", "a"}, "--reload-signal"},
+		{"a job-control --reload-signal", nil, []string{"--reload-on", "/etc", "--reload-signal", "TSTP", "a"}, "--reload-signal: SIGTSTP is job control"},
+		{"SIGKILL as --reload-signal", nil, []string{"--reload-on", "/etc", "--reload-signal", "KILL", "a"}, "--reload-signal: SIGKILL cannot be sent"},
+		{"a stop signal as --restart-signal", nil, []string{"--restart-signal", "TERM", "a"}, "--restart-signal: SIGTERM is a stop signal"},
+		{"a custom stop signal as --restart-signal", map[string]string{"TINIT_STOP_SIGNALS": "TERM,USR2"}, []string{"--restart-signal", "USR2", "a"}, "--restart-signal: SIGUSR2 is a stop signal"},
+		{"TSTP as --restart-signal", map[string]string{"TINIT_RESTART_SIGNAL": "TSTP"}, []string{"a"}, "TINIT_RESTART_SIGNAL: SIGTSTP is job control"},
+		{"CONT as --restart-signal", nil, []string{"--restart-signal", "CONT", "a"}, "--restart-signal: SIGCONT is job control"},
+		{"CHLD as --restart-signal", nil, []string{"--restart-signal", "CHLD", "a"}, "--restart-signal: SIGCHLD never reaches"},
+		{"ALRM as --restart-signal with the heartbeat", nil, []string{"--health-addr", ":8081", "--restart-signal", "ALRM", "a"}, "SIGALRM is the heartbeat's tick"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -344,6 +362,28 @@ func TestPrecedence(t *testing.T) {
 		{"notify is off by default, the socket abstract", nil, []string{"a"}, func(s *settings) bool { return s.Notify == supervise.Notify{} && s.notifySocket.src == "" }},
 		{"TINIT_NOTIFY with the defaults", map[string]string{"TINIT_NOTIFY": "true"}, []string{"a"}, func(s *settings) bool { return s.Notify == supervise.Notify{On: true} }},
 		{"a variable cannot select a mode", map[string]string{"TINIT_VERSION": "1", "TINIT_HELP": "1", "TINIT_JSON": "1"}, []string{"a"}, func(s *settings) bool { return s.mode == "" }},
+		{"--wait-for and its settings", nil, []string{"--wait-for", "tcp://127.0.0.1:5432", "--wait-for", "file:ready", "--wait-timeout", "1m", "--wait-on-restart", "a"}, func(s *settings) bool {
+			return len(s.waitTargets) == 2 && s.waitTargets[0].String() == "tcp://127.0.0.1:5432" && s.Wait.Timeout == time.Minute && s.Wait.OnRestart
+		}},
+		{"TINIT_WAIT_FOR is comma-separated", map[string]string{"TINIT_WAIT_FOR": "tcp://db:5432, http://127.0.0.1:15021/healthz/ready"}, []string{"a"}, func(s *settings) bool {
+			return len(s.waitTargets) == 2 && s.waitTargets[1].String() == "http://127.0.0.1:15021/healthz/ready" && s.waitFor.src == "TINIT_WAIT_FOR"
+		}},
+		{"--reload-on and its defaults", nil, []string{"--reload-on", "/etc", "a"}, func(s *settings) bool {
+			return s.reloadOn.vals[0] == "/etc" && s.reloadDebounce == time.Second && s.Reload == supervise.Reload{On: true, Signal: unix.SIGHUP}
+		}},
+		{"--reload-signal restart", map[string]string{"TINIT_RELOAD_ON": "/etc", "TINIT_RELOAD_SIGNAL": "restart", "TINIT_RELOAD_DEBOUNCE": "250ms"}, []string{"a"}, func(s *settings) bool {
+			return s.Reload == supervise.Reload{On: true, Restart: true} && s.reloadDebounce == 250*time.Millisecond
+		}},
+		{"--reload-signal USR1", nil, []string{"--reload-on", "/etc", "--reload-signal", "SIGUSR1", "a"}, func(s *settings) bool {
+			return s.Reload == supervise.Reload{On: true, Signal: unix.SIGUSR1}
+		}},
+		{"--restart-signal alone", nil, []string{"--restart-signal", "USR2", "a"}, func(s *settings) bool {
+			return s.Reload.On && s.Reload.RestartSignal == unix.SIGUSR2 && s.reloadOn.src == ""
+		}},
+		{"a relative --reload-on is taken from the working directory", nil, []string{"--reload-on", ".", "a"}, func(s *settings) bool {
+			wd, _ := os.Getwd()
+			return s.reloadOn.vals[0] == wd
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

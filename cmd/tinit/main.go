@@ -42,6 +42,7 @@ import (
 	_ "github.com/tinit/tinit/cmd/tinit/internal/mainstack"
 	"github.com/tinit/tinit/healthz"
 	"github.com/tinit/tinit/init/supervise"
+	"github.com/tinit/tinit/init/watch"
 	"github.com/tinit/tinit/notify"
 	"github.com/tinit/tinit/reaper"
 	"github.com/tinit/tinit/signals"
@@ -135,9 +136,15 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 		// The socket, and what one datagram may pass until it is closed.
 		need += 1 + notify.MaxFDs
 	}
+	if st != nil && st.reloadOn.src != "" {
+		need += watch.FDs // the inotify descriptor
+	}
+	if st != nil {
+		need += len(st.waitTargets) // a socket each, while they are tried
+	}
 	err := checkFDs(need)
 	if err == nil && st != nil && st.health.src != "" {
-		err = healthz.CheckFDLimit(st.checks.Count())
+		err = healthz.CheckFDLimit(st.checks.Count() + len(st.waitTargets))
 	}
 	if err != nil {
 		if len(errs) > 0 {
@@ -178,6 +185,11 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 			log.Warnf("%v: orphans will go to the real init", err)
 		}
 	}
+	// Made before the health endpoint, which shows what it waits for.
+	var waiter *healthz.Wait
+	if len(st.waitTargets) > 0 {
+		waiter = healthz.NewWait(st.waitTargets, wallClock{})
+	}
 	var status *healthz.State
 	if st.health.src != "" {
 		status = healthz.NewState()
@@ -191,10 +203,17 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 		var checks *healthz.Checks
 		if st.checks.Count() > 0 {
 			checks = healthz.NewChecks(st.checks, wallClock{})
+			// One stat(2) at a time for both: a hung mount holds one
+			// thread, not two (the thread budget).
+			checks.ShareStat(waiter)
 			go checks.Run(context.Background())
 		}
 		b := thisBuild()
-		healthz.Serve(ln, healthz.NewHandler(status, checks, wallClock{}).WithBuild(healthz.BuildInfo{Version: b.Version, Commit: b.Commit, GoVersion: b.Go}))
+		h := healthz.NewHandler(status, checks, wallClock{})
+		if waiter != nil {
+			h = h.WithWait(waiter)
+		}
+		healthz.Serve(ln, h.WithBuild(healthz.BuildInfo{Version: b.Version, Commit: b.Commit, GoVersion: b.Go}))
 		log.WithField("addr", ln.Addr().String()).Info("health endpoint listening")
 	}
 	env := os.Environ()
@@ -218,6 +237,20 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 		go sock.Run(notes)
 		env = notifyEnv(env, sock.Addr(), st.Notify.Watchdog)
 		log.WithField("socket", sock.Addr()).Info("notify socket open")
+	}
+	var changes chan watch.Change
+	if st.reloadOn.src != "" {
+		w, err := watch.New(st.reloadOn.vals, st.reloadDebounce)
+		if err != nil {
+			// Before the child starts: its reloads would never come.
+			errorLines(stderr, asJSON, fmt.Errorf("%s: %w", st.reloadOn.src, err))
+			return codeUsage
+		}
+		defer w.Close()
+		// One slot: the watcher debounces, and the loop reads at once.
+		changes = make(chan watch.Change, 1)
+		go w.Run(changes)
+		log.WithField("paths", st.reloadOn.vals).Info("watching for changes (--reload-on)")
 	}
 	for _, sig := range sigs.KeptIgnored {
 		log.WithField("signal", signals.Name(sig)).Debug("ignored when tinit started: it stays ignored for the child and is not forwarded")
@@ -249,7 +282,10 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 	cfg.Dir = dir
 	cfg.Status = status
 	cfg.Log = log
-	res := supervise.Run(cfg, supervise.Signals{Child: sigs.Child, Alarm: sigs.Alarm, Other: sigs.Other, Heartbeat: sigs.Heartbeat, Notify: notes})
+	if waiter != nil {
+		cfg.Wait.Targets = waiter
+	}
+	res := supervise.Run(cfg, supervise.Signals{Child: sigs.Child, Alarm: sigs.Alarm, Other: sigs.Other, Heartbeat: sigs.Heartbeat, Notify: notes, Changes: changes})
 	// Guarded: logrus builds the entry before it checks the level.
 	if log.IsLevelEnabled(logrus.InfoLevel) {
 		log.WithFields(logrus.Fields{"code": res.Code, "restarts": res.Restarts}).Infof("exiting: %s", res.Reason)
@@ -499,7 +535,7 @@ func usage(w io.Writer) {
 		}
 		fmt.Fprintf(&b, "  %-34s %s\n", name, plain.Replace(help))
 	}
-	b.WriteString("\nExit codes: PROGRAM's own; 128+N if signal N killed it; 127 PROGRAM not\nfound; 126 PROGRAM not executable; 2 usage or configuration error.\n")
+	b.WriteString("\nExit codes: PROGRAM's own; 128+N if signal N killed it; 127 PROGRAM not\nfound; 126 PROGRAM not executable; 124 --wait-timeout ran out; 2 usage or\nconfiguration error.\n")
 	io.WriteString(w, b.String())
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/tinit/tinit/healthz"
 	"github.com/tinit/tinit/init/supervise"
 	"github.com/tinit/tinit/signals"
 )
@@ -264,6 +267,40 @@ var options = []option{
 		help: "on a stop signal, readiness off this long before forwarding it",
 		more: "`/readyz` turns 503 at once; the SIGKILL deadline is drain + grace",
 		set:  durationInto(func(s *settings) *time.Duration { return &s.Drain }, span{zero: "none", example: "5s"})},
+	{long: "wait-for", env: "TINIT_WAIT_FOR", kind: list, value: "TARGET", defNote: "none",
+		help: "start the child only once TARGET holds: tcp://HOST:PORT, http://HOST[:PORT]/PATH (2xx), unix:PATH or file:PATH",
+		more: "Each is tried every 500 ms (1 s a try) until it has held once; `/readyz` is 503 meanwhile. No `https://` (tinit carries no TLS): use `tcp://`. Relative paths are taken from the directory tinit started in. Repeatable; a URL with a comma cannot go in `TINIT_WAIT_FOR`, which is comma-separated. See [Waiting for dependencies](#waiting-for-dependencies)",
+		set:  setWaitFor},
+	{long: "wait-timeout", env: "TINIT_WAIT_TIMEOUT", kind: value, value: "DURATION", def: "0", defNote: "wait for ever",
+		help: "with --wait-for: exit 124, starting no child, when the targets have not all held this long",
+		set: func(c *conf, in input) {
+			c.duration(in, &c.s.Wait.Timeout, span{zero: "wait for ever", example: "2m"})
+			c.waitUse(in)
+		}},
+	{long: "wait-on-restart", env: "TINIT_WAIT_ON_RESTART", kind: boolean, def: "false",
+		help: "with --wait-for: wait for the targets again before each restart",
+		set: func(c *conf, in input) {
+			c.s.Wait.OnRestart = c.boolean(in)
+			c.waitUse(in)
+		}},
+	{long: "reload-on", env: "TINIT_RELOAD_ON", kind: list, value: "PATH", defNote: "none",
+		help: "when the file or directory PATH changes, send --reload-signal to the child",
+		more: "PATH must exist. In a mounted ConfigMap or Secret (a directory with `..data`) a change is the kubelet's swap; the kubelet never updates one mounted with `subPath`. Repeatable. See [Reloading on change](#reloading-on-change)",
+		set:  setReloadOn},
+	{long: "reload-debounce", env: "TINIT_RELOAD_DEBOUNCE", kind: value, value: "DURATION", def: "1s",
+		help: "with --reload-on: changes closer together than this are one, acted on this long after the last",
+		set: func(c *conf, in input) {
+			c.duration(in, &c.s.reloadDebounce, span{min: minCheckInterval, example: "1s"})
+			c.reloadUse(in)
+		}},
+	{long: "reload-signal", env: "TINIT_RELOAD_SIGNAL", kind: value, value: "SIGNAL", def: "SIGHUP",
+		help: "with --reload-on: the signal sent to the child's group on a change (no --rewrite), or `restart` to restart the child gracefully",
+		more: "An ignored SIGHUP that tinit inherited (`nohup`) stays ignored in the child",
+		set:  setReloadSignal},
+	{long: "restart-signal", env: "TINIT_RESTART_SIGNAL", kind: value, value: "SIGNAL", defNote: "none",
+		help: "restart the child gracefully when tinit receives SIGNAL, which never reaches the child",
+		more: "SIGTERM (after `--rewrite`) to its group, SIGKILL after `--grace`, the next child at once; not counted as a restart. A stop signal, job control, `CHLD` and `ALRM` while the heartbeat runs are refused",
+		set:  setRestartSignal},
 	{long: "notify", env: "TINIT_NOTIFY", kind: boolean, def: "false",
 		help: "readiness from the app: open a notify socket (sd_notify) for the child and wait for its READY=1",
 		more: "See [Readiness from the app](#readiness-from-the-app)",
@@ -501,5 +538,71 @@ func setStopSignals(c *conf, in input) {
 		// Nothing would ever start the grace period: no stop, no
 		// SIGKILL, on any signal.
 		c.bad(in.src, "%q: no signal: want at least one, such as TERM (the default is TERM,INT,QUIT)", in.vals[0])
+	}
+}
+
+func setWaitFor(c *conf, in input) {
+	dir, _ := os.Getwd() // the directory tinit started in; "" leaves paths as given
+	c.s.waitFor = input{src: in.src, vals: in.vals, from: in.from}
+	c.s.waitTargets = nil
+	for _, v := range in.vals {
+		t, err := healthz.ParseWaitTarget(strings.TrimSpace(v), dir)
+		if err != nil {
+			c.bad(in.src, "%v", err)
+			continue
+		}
+		c.s.waitTargets = append(c.s.waitTargets, t)
+	}
+}
+
+func setReloadOn(c *conf, in input) {
+	c.s.reloadOn = input{src: in.src, from: in.from}
+	for _, v := range in.vals {
+		p := absolute(strings.TrimSpace(v))
+		if _, err := os.Stat(p); err != nil {
+			// Watched from the start or not at all: a path that is not
+			// there yet would never be reloaded on, silently.
+			c.bad(in.src, "%q: %v: want an existing file or directory", v, errors.Unwrap(err))
+			continue
+		}
+		c.s.reloadOn.vals = append(c.s.reloadOn.vals, p)
+	}
+}
+
+func setReloadSignal(c *conf, in input) {
+	c.reloadUse(in)
+	if strings.TrimSpace(in.vals[0]) == "restart" {
+		c.s.Reload.Signal, c.s.Reload.Restart = 0, true
+		return
+	}
+	sig, err := signals.Parse(in.vals[0])
+	switch {
+	case err != nil:
+		c.bad(in.src, "%v (or restart)", err)
+	case signals.Classify(sig) != signals.Forward, sig == unix.SIGCHLD:
+		c.bad(in.src, "%s cannot be sent as a reload signal: want a signal the app handles, such as HUP or USR1, or restart", signals.Name(sig))
+	case signals.JobControl(sig) || sig == unix.SIGCONT:
+		c.bad(in.src, "%s is job control (it stops or continues the child), not a reload: want HUP, USR1 or restart, say", signals.Name(sig))
+	default:
+		c.s.Reload.Signal, c.s.Reload.Restart = sig, false
+		c.alarm(sig, in, in.vals[0])
+	}
+}
+
+func setRestartSignal(c *conf, in input) {
+	sig, err := signals.Parse(in.vals[0])
+	switch {
+	case err != nil:
+		c.bad(in.src, "%v", err)
+	case signals.Classify(sig) != signals.Forward, sig == unix.SIGCHLD:
+		c.bad(in.src, "%s never reaches tinit's loop, so it cannot ask for a restart: want USR1, USR2 or HUP, say", signals.Name(sig))
+	case signals.JobControl(sig) || sig == unix.SIGCONT:
+		c.bad(in.src, "%s is job control, which tinit passes on to the child: want USR1, USR2 or HUP, say", signals.Name(sig))
+	default:
+		// Whether it is a stop signal is known once --stop-signals is
+		// read: spanningChecks.
+		c.s.Reload.RestartSignal = sig
+		c.restartSrc = in.src
+		c.alarm(sig, in, in.vals[0])
 	}
 }

@@ -34,7 +34,8 @@ import (
 //	blockedCalls   goroutines that can be in a blocking system call at
 //	               once: the log writer's write(2) to a stderr nobody
 //	               reads, the loop's fork/exec (it reads the exec status
-//	               pipe), the app checks' stat(2), an exit-time write. The
+//	               pipe), the stat(2) of the app checks and --wait-for file:
+//	               targets (one gate), an exit-time write. The
 //	               health endpoint's sockets and timers go through the
 //	               network poller and hold no thread while they wait.
 //

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tinit/tinit/healthz"
+	"github.com/tinit/tinit/init/watch"
 	"github.com/tinit/tinit/notify"
 	"github.com/tinit/tinit/signals"
 )
@@ -52,6 +53,11 @@ type Config struct {
 	// Notify takes the main child's readiness and watchdog from the
 	// notify socket (sd_notify); its messages come on Signals.Notify.
 	Notify Notify
+	// Wait holds the first start (and, with OnRestart, every restart)
+	// until the --wait-for targets have held.
+	Wait Wait
+	// Reload acts on --reload-on changes and --restart-signal.
+	Reload Reload
 	// Status receives what the health endpoint shows; nil for none.
 	Status *healthz.State
 	Log    *logrus.Logger
@@ -82,6 +88,9 @@ type Signals struct {
 	Heartbeat func(on bool)
 	// Notify carries the notify socket's messages; nil without --notify.
 	Notify <-chan notify.Message
+	// Changes carries the --reload-on watcher's debounced changes; nil
+	// without --reload-on.
+	Changes <-chan watch.Change
 }
 
 // Result is how tinit ends.
@@ -94,4 +103,43 @@ type Result struct {
 	Restarts int
 	// Left lists the pids still alive when tinit stopped waiting for them.
 	Left []int
+}
+
+// Wait is what --wait-for and its options asked for.
+type Wait struct {
+	// Targets tries the dependencies; nil when there are none.
+	Targets Waiter
+	// Timeout ends a wait that has not seen every target hold: tinit
+	// exits CodeWaitTimeout. 0: wait for ever.
+	Timeout time.Duration
+	// OnRestart waits again before each restart, not only before the
+	// first start.
+	OnRestart bool
+}
+
+// Waiter tries the --wait-for targets (healthz.Wait in production).
+type Waiter interface {
+	// Start begins a round in which every target is tried again; the
+	// channel is closed once each has held.
+	Start() <-chan struct{}
+	// Stop ends the round.
+	Stop()
+	// Failing names each target that has not held yet, and its last
+	// error, one line each.
+	Failing() []string
+}
+
+// Reload is what --reload-on, --reload-signal and --restart-signal asked
+// for.
+type Reload struct {
+	// On: --reload-on or --restart-signal is given (the metric is shown).
+	On bool
+	// Signal is sent to the main child's group on a change: tinit's own
+	// signal, which --rewrite does not touch. 0 with Restart.
+	Signal unix.Signal
+	// Restart restarts the main child gracefully on a change instead.
+	Restart bool
+	// RestartSignal, received, restarts the main child gracefully and
+	// is never forwarded; 0 for none.
+	RestartSignal unix.Signal
 }

@@ -79,6 +79,11 @@
 //	failing        not ready in time, or hung: had TERM      Grace: SIGKILL the group
 //	               (group) or ABRT (child)
 //	failKilling    the failed child's group had SIGKILL      KillWait: give up
+//	waiting        before a start, the --wait-for targets   --wait-timeout: exit 124; every 5 s
+//	               are tried                                before it: a progress line
+//	reloading      a graceful restart (--reload-on,         Grace: SIGKILL the group
+//	               --restart-signal): the group had TERM
+//	reloadKilling  the restarting group had SIGKILL         KillWait: give up
 //	finishing      the main child is gone for good           the SIGKILL deadline
 //	finishKilling  leftovers had SIGKILL                     KillWait: give up
 //
@@ -109,6 +114,30 @@
 //	               its SIGTERM: none again
 //	failKilling    as failing's            forward; exit ends      forward     give up: 137            sweep
 //	                                       tinit
+//	waiting        - (orphans reaped)       finishing, 128+N,       drop        timeout: finishing,     sweep
+//	                                       no child ever           (counted)   124; else a progress
+//	                                                                           line
+//	reloading      group empty: start at   finishing, 128+N        forward     SIGKILL group,          sweep
+//	               once, else crashStopping                                    reloadKilling
+//	               (no backoff, not counted)
+//	reloadKilling  as reloading's          finishing, 128+N        forward     give up: 137            sweep
+//
+// The lifecycle events, in every phase (TestTransitions has their
+// rows): "held" (every --wait-for target has held) starts the child in
+// waiting and means nothing elsewhere; "change" (a --reload-on change,
+// debounced by package watch) and "restart" (--restart-signal) act in
+// running only: "change" sends --reload-signal to the child's group
+// (tinit's own signal: no --rewrite) or, with --reload-signal restart,
+// enters reloading as "restart" does, by SIGTERM after --rewrite to the
+// group. Elsewhere both are dropped and logged: a child that is not
+// running, or is going, reads its files when it starts. A graceful
+// restart counts neither as a restart nor against --max-restarts, waits
+// for no backoff, and waits for --wait-for again only with
+// --wait-on-restart; readiness is off while it runs (Stopping).
+// Every "start" above enters waiting first when --wait-for targets are
+// set and the start is the first, or any with --wait-on-restart. A
+// signal dropped for want of a child (waiting, restarting, backing off)
+// is counted (tinit_signals_dropped_total).
 //
 // Three more events, in every phase (TestTransitions has their rows too):
 // SIGTSTP, SIGTTIN or SIGTTOU at tinit ("jobstop") stops the child's group
@@ -165,7 +194,9 @@
 //	child exited with N       N (the last child's, with restarts)
 //	child killed by signal S  128+S (137 after tinit's own SIGKILL)
 //	stop signal N while restarting (crashStopping, crashKilling,
-//	backingOff)               128+N
+//	backingOff, reloading, reloadKilling) or waiting
+//	                          128+N
+//	--wait-timeout ran out    124 (CodeWaitTimeout)
 //	child failed (--notify)   its code, 1 if that is 0
 //	PROGRAM not found         127
 //	PROGRAM not executable    126

@@ -221,12 +221,16 @@ func unstartedHarness(t *testing.T, self int, opts ...func(*Config)) *harness {
 		StopSignals: map[unix.Signal]bool{unix.SIGTERM: true, unix.SIGINT: true, unix.SIGQUIT: true},
 		Grace:       testGrace,
 		Restart:     Restart{Backoff: 100 * time.Millisecond, BackoffMax: time.Second, BackoffReset: 10 * time.Second},
+		Reload:      Reload{On: true, Signal: unix.SIGHUP, RestartSignal: testRestartSignal},
 		Log:         log,
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	h := &harness{t: t, ops: newFakeOps(), clock: &fakeClock{now: time.Unix(1_000_000, 0)}}
+	if w, ok := cfg.Wait.Targets.(*fakeWaiter); ok {
+		w.ops = h.ops
+	}
 	h.m = newMachine(cfg, h.ops, h.clock, self)
 	return h
 }
@@ -256,3 +260,31 @@ func restartOnFailure(c *Config) { c.Restart.Policy = RestartOnFailure }
 func withDrain(c *Config)        { c.Drain = testDrain }
 func notifyTimeout(c *Config)    { c.Notify = Notify{On: true, Timeout: time.Second} }
 func singleChild(c *Config)      { c.Group = false }
+
+// fakeWaiter stands for the --wait-for targets: the test says when they
+// have held (the "held" event); Start and Stop are recorded with the
+// operations.
+type fakeWaiter struct {
+	ops  *fakeOps
+	held chan struct{}
+}
+
+func (w *fakeWaiter) Start() <-chan struct{} {
+	w.ops.record("wait start")
+	w.held = make(chan struct{})
+	return w.held
+}
+
+func (w *fakeWaiter) Stop() { w.ops.record("wait stop") }
+
+func (w *fakeWaiter) Failing() []string {
+	return []string{"tcp://127.0.0.1:5432: connection refused"}
+}
+
+// testRestartSignal is the harness's --restart-signal.
+const testRestartSignal = unix.SIGPWR
+
+func withWait(c *Config)        { c.Wait.Targets = &fakeWaiter{} }
+func waitOnRestart(c *Config)   { c.Wait = Wait{Targets: &fakeWaiter{}, OnRestart: true} }
+func withWaitTimeout(c *Config) { c.Wait = Wait{Targets: &fakeWaiter{}, Timeout: 12 * time.Second} }
+func reloadByRestart(c *Config) { c.Reload.Restart, c.Reload.Signal = true, 0 }

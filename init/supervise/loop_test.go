@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tinit/tinit/healthz"
+	"github.com/tinit/tinit/init/watch"
 	"github.com/tinit/tinit/reaper"
 	"github.com/tinit/tinit/signals"
 )
@@ -30,6 +31,7 @@ type loopRun struct {
 	ops          *fakeOps
 	status       *healthz.State
 	routed       chan bool
+	changes      chan watch.Change
 	res          chan Result
 }
 
@@ -38,11 +40,11 @@ func startLoop(t *testing.T, tick ticker, opts ...func(*Config)) *loopRun {
 	cfg := newHarness(t, 1, opts...).m.cfg
 	r := &loopRun{
 		child: make(chan os.Signal, 1), alarm: make(chan os.Signal, 1), other: signals.NewPending(),
-		ops: newFakeOps(), status: healthz.NewState(), routed: make(chan bool, 4), res: make(chan Result, 1),
+		ops: newFakeOps(), status: healthz.NewState(), routed: make(chan bool, 4), res: make(chan Result, 1), changes: make(chan watch.Change, 1),
 	}
 	r.ops.later = make(chan reaper.Exit, 8)
 	cfg.Status = r.status
-	sigs := Signals{Child: r.child, Alarm: r.alarm, Other: r.other, Heartbeat: func(on bool) { r.routed <- on }}
+	sigs := Signals{Child: r.child, Alarm: r.alarm, Other: r.other, Heartbeat: func(on bool) { r.routed <- on }, Changes: r.changes}
 	go func() { r.res <- run(cfg, sigs, r.ops, wallClock{}, 1, tick) }()
 	return r
 }
@@ -137,5 +139,31 @@ func TestRunLoopStopsWithoutAHeartbeat(t *testing.T) {
 	case on := <-r.routed:
 		t.Fatalf("SIGALRM routed (%v) with the heartbeat off", on)
 	default:
+	}
+}
+
+func TestRunLoopWaitsThenReloads(t *testing.T) {
+	var w *fakeWaiter
+	r := startLoop(t, &fakeTicker{}, func(c *Config) {
+		w = &fakeWaiter{ops: newFakeOps()}
+		c.Wait.Targets = w
+	})
+	r.waitPhase(t, "waiting")
+	close(w.held) // published after Start: the loop's write is seen
+	r.waitPhase(t, "running")
+	r.changes <- watch.Change{What: []string{"/etc/app: written"}}
+	deadline := time.Now().Add(5 * time.Second)
+	for r.status.Snapshot().Reloads[healthz.ReloadSignal][healthz.ReloadCauseFile] != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the change was not acted on within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	r.other.Add(unix.SIGTERM)
+	r.waitPhase(t, "stopping")
+	r.ops.later <- reaper.Exit{Pid: 100, Status: unix.WaitStatus(unix.SIGTERM)}
+	r.child <- unix.SIGCHLD
+	if res := r.result(t); res.Code != 143 {
+		t.Fatalf("exit %d, want 143", res.Code)
 	}
 }

@@ -48,6 +48,17 @@ const (
 	// failKilling: the failed child's group had SIGKILL; its exit is on
 	// its way.
 	failKilling
+	// waiting: no child runs yet; the --wait-for targets are tried. The
+	// deadline is --wait-timeout's end, or the next progress line, when
+	// that comes first.
+	waiting
+	// reloading: a --reload-on change or --restart-signal asked for a
+	// graceful restart; the main child's group got SIGTERM (after
+	// --rewrite). The deadline sends SIGKILL; its exit starts the next
+	// child at once, once the group is empty.
+	reloading
+	// reloadKilling: the restarting child's group had SIGKILL.
+	reloadKilling
 	// finishing: the main child is gone for good. Leftovers got SIGTERM;
 	// the deadline sends SIGKILL; tinit is done once no child is left.
 	finishing
@@ -62,6 +73,7 @@ var phaseNames = [...]string{
 	running: "running", drainWindow: "drain-window", stopping: "stopping", killing: "killing",
 	crashStopping: "restarting", crashKilling: "restarting", backingOff: "backoff",
 	failing: "failing", failKilling: "failing",
+	waiting: "waiting", reloading: "restarting", reloadKilling: "restarting",
 	finishing: "finishing", finishKilling: "finishing", ended: "done",
 }
 
@@ -136,11 +148,25 @@ type machine struct {
 	word  childWord
 	notes notifyState
 
+	// waitC is closed once every --wait-for target has held in the
+	// current round; nil while no round runs. waitUntil ends the round
+	// (--wait-timeout; zero: never); waited: the round for the coming
+	// start is over, so start starts.
+	waitC     <-chan struct{}
+	waitUntil time.Time
+	waited    bool
+	// free: the coming start is a graceful restart (--reload-on,
+	// --restart-signal), which counts neither as a restart nor against
+	// --max-restarts.
+	free bool
+
 	// What the health endpoint shows.
 	lastCode  int
 	lastTick  time.Time
 	reaped    uint64
 	forwarded [signals.RTMax + 1]uint64
+	dropped   [signals.RTMax + 1]uint64 // not forwarded: no child ran
+	reloads   [healthz.ReloadActions][healthz.ReloadCauses]uint64
 }
 
 func newMachine(cfg Config, ops Ops, clock Clock, self int) *machine {
@@ -161,12 +187,19 @@ func (m *machine) to(p phase, d time.Time) {
 // start starts a main child; startFailed says what a failed start
 // means.
 func (m *machine) start() (done bool) {
+	if m.needsWait() {
+		return m.beginWait()
+	}
+	m.waited = false
 	c, err := m.ops.Start(proc.Spec{Argv: m.cfg.Argv, Env: m.cfg.Env, Dir: m.cfg.Dir, PrevGroup: m.group})
 	restart := m.group != 0 // a child started before this one
-	if restart {
+	if restart && !m.free {
 		// A failed attempt counts too: it is what --max-restarts bounds.
+		// A graceful restart (--reload-on, --restart-signal) is asked
+		// for, not a crash: it counts nowhere.
 		m.restarts++
 	}
+	m.free = false
 	if err != nil {
 		return m.startFailed(err, restart)
 	}
@@ -327,6 +360,8 @@ func (m *machine) mainExited(ws unix.WaitStatus, left bool) (done bool) {
 		m.reason = fmt.Sprintf("main child %s after %s", status, signals.Name(m.stopSig))
 		m.held = nil // nobody to hear them now
 		return m.finish(left)
+	case m.phase == reloading || m.phase == reloadKilling:
+		return m.restartedExit(now, status)
 	case !m.wantsRestart(ws):
 		m.reason = "main child " + status
 		if m.word.failure != "" {
@@ -627,6 +662,12 @@ func (m *machine) onTimer() (done bool) {
 		return m.generationGone()
 	case backingOff:
 		return m.start()
+	case waiting:
+		return m.onWaitTimer()
+	case reloading:
+		m.killRestarting()
+	case reloadKilling:
+		return m.giveUp()
 	case finishing:
 		return m.killLeftovers()
 	}
@@ -692,6 +733,12 @@ func (m *machine) giveUp() (done bool) {
 func (m *machine) onSignal(sig unix.Signal) (done bool) {
 	if signals.Classify(sig) != signals.Forward {
 		m.logSignal(logrus.DebugLevel, sig, "dropped: never forwarded")
+		return false
+	}
+	// --restart-signal is tinit's own: it never reaches the child, so
+	// no --rewrite applies.
+	if sig == m.cfg.Reload.RestartSignal {
+		m.onRestartSignal(sig)
 		return false
 	}
 	// A signal rewritten to 0 is gone before anything looks at it: it
@@ -763,21 +810,24 @@ func (m *machine) onSignal(sig unix.Signal) (done bool) {
 		// Forwarded like any other: the child may give a second stop
 		// signal a meaning of its own. Only the deadline kills.
 		m.forward(sig)
-	case crashStopping, crashKilling, backingOff:
+	case reloading, reloadKilling:
 		if !stop {
-			m.logSignal(logrus.DebugLevel, sig, "not forwarded: restarting, there is no child")
+			m.forward(sig)
 			return false
 		}
-		due := time.Time{}
-		if m.phase == crashStopping {
-			due = m.deadline // the crashed group's SIGKILL stays when it was due
+		return m.restartStopped(sig)
+	case crashStopping, crashKilling, backingOff:
+		if !stop {
+			m.drop(sig, "not forwarded: restarting, there is no child")
+			return false
 		}
-		m.beginStop(sig, m.cfg.Grace, due)
-		m.code = 128 + int(sig)
-		m.reason = fmt.Sprintf("%s while restarting the main child", signals.Name(sig))
-		m.logSignal(logrus.InfoLevel, sig, "stop signal while restarting: no new child; exiting")
-		left, _, _ := m.sweep()
-		return m.finish(left)
+		return m.restartStopped(sig)
+	case waiting:
+		if !stop {
+			m.drop(sig, "not forwarded: waiting for --wait-for targets, there is no child")
+			return false
+		}
+		return m.waitStopped(sig)
 	case finishing, finishKilling:
 		m.logSignal(logrus.DebugLevel, sig, "not forwarded: the main child is gone")
 	}
@@ -871,23 +921,11 @@ func (m *machine) forward(sig unix.Signal) {
 // empty, or hold only its helpers.
 func (m *machine) send(sig, to unix.Signal) {
 	pid := m.child.Pid
-	var err error
-	if m.cfg.Group {
-		c := plain
-		if m.cfg.StopSignals[sig] {
-			c = forwardedStop
-		}
-		_, err = m.groupSignal(pid, to, c)
-		if pg, perr := m.ops.Getpgid(pid); err != nil || (perr == nil && pg != pid) {
-			if perr := m.ops.Kill(pid, to); perr == nil || err == nil {
-				err = nil
-			} else {
-				err = perr
-			}
-		}
-	} else {
-		err = m.ops.Kill(pid, to)
+	c := plain
+	if m.cfg.StopSignals[sig] {
+		c = forwardedStop
 	}
+	err := m.deliver(to, c)
 	switch {
 	case err == nil:
 		if signals.JobControl(to) {
@@ -910,6 +948,25 @@ func (m *machine) send(sig, to unix.Signal) {
 	default:
 		m.log.WithFields(forwardFields(sig, to, pid)).Warnf("forward: %v", err)
 	}
+}
+
+// deliver sends sig to the main child's group (groupSignal, for cause
+// c), and to the child itself when it left that group; to the child
+// alone without --process-group.
+func (m *machine) deliver(sig unix.Signal, c groupCause) error {
+	pid := m.child.Pid
+	if !m.cfg.Group {
+		return m.ops.Kill(pid, sig)
+	}
+	_, err := m.groupSignal(pid, sig, c)
+	if pg, perr := m.ops.Getpgid(pid); err != nil || (perr == nil && pg != pid) {
+		if kerr := m.ops.Kill(pid, sig); kerr == nil || err == nil {
+			err = nil
+		} else {
+			err = kerr
+		}
+	}
+	return err
 }
 
 // forwardFields are the fields of a line about forwarding sig, sent as
@@ -957,7 +1014,10 @@ func (m *machine) publish() {
 		s.Forwarded = m.forwarded
 		s.LastTick = m.lastTick
 		s.Heartbeat = m.cfg.Heartbeat
-		s.Stopping = m.stopSig != 0 || m.phase >= finishing
+		s.Stopping = m.stopSig != 0 || m.phase >= finishing || m.phase == reloading || m.phase == reloadKilling
+		s.Dropped = m.dropped
+		s.ReloadOn = m.cfg.Reload.On
+		s.Reloads = m.reloads
 		s.Notify = m.cfg.Notify.On
 		s.ChildReady = m.word.ready && !m.word.stopping
 		s.NotReadyWhy = m.word.notReadyWhy()

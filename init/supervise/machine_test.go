@@ -10,6 +10,7 @@ import (
 
 	"github.com/tinit/tinit/healthz"
 	"github.com/tinit/tinit/init/proc"
+	"github.com/tinit/tinit/init/watch"
 	"github.com/tinit/tinit/notify"
 )
 
@@ -40,6 +41,9 @@ var phaseSetups = []struct {
 	{failKilling, []func(*Config){notifyTimeout}, func(h *harness) { h.advance(); h.advance() }},
 	{finishing, nil, func(h *harness) { h.ops.others = true; h.ops.exit(100, 0); h.m.onChild() }},
 	{finishKilling, nil, func(h *harness) { h.ops.others = true; h.ops.exit(100, 0); h.m.onChild(); h.advance() }},
+	{waiting, []func(*Config){withWait}, func(h *harness) {}},
+	{reloading, nil, func(h *harness) { h.m.onSignal(testRestartSignal) }},
+	{reloadKilling, nil, func(h *harness) { h.m.onSignal(testRestartSignal); h.advance() }},
 }
 
 // events are what the loop hands the machine. "exit" is the main child's
@@ -51,7 +55,7 @@ var events = map[string]func(h *harness) bool{
 		case crashStopping, crashKilling:
 			delete(h.ops.alive, 150)
 			h.ops.exit(150, 0)
-		case finishing, finishKilling, backingOff:
+		case finishing, finishKilling, backingOff, waiting:
 			h.ops.others = false
 			h.ops.exit(777, 0)
 		default:
@@ -75,6 +79,15 @@ var events = map[string]func(h *harness) bool{
 	"cont":    func(h *harness) bool { return h.m.onSignal(unix.SIGCONT) },
 	// The main child continued by someone else (kill -CONT): WCONTINUED.
 	"continued": func(h *harness) bool { h.ops.cont(100); return h.m.onChild() },
+	// Every --wait-for target held.
+	"held": func(h *harness) bool { return h.m.onWaitDone() },
+	// A --reload-on change (the default action: SIGHUP to the group).
+	"change": func(h *harness) bool {
+		h.m.onChange(watch.Change{What: []string{"/etc/app: ..data swapped"}})
+		return false
+	},
+	// --restart-signal.
+	"restart": func(h *harness) bool { return h.m.onSignal(testRestartSignal) },
 }
 
 // TestTransitions drives every (phase, event) pair of the package doc's
@@ -196,6 +209,82 @@ func TestTransitions(t *testing.T) {
 		{failKilling, "jobstop", failKilling, "kill -100 STOP; kill 50 STOP", 0},
 		{failKilling, "cont", failKilling, "kill -100 CONT", 0},
 		{failKilling, "continued", failKilling, "", 0},
+
+		// The events of --wait-for, --reload-on and --restart-signal in
+		// the phases above: a change or a restart signal acts on a
+		// running child only, and "held" means nothing outside waiting.
+		{running, "held", running, "", 0},
+		{running, "change", running, "kill -100 HUP", 0},
+		{running, "restart", reloading, "kill -100 TERM", 0},
+		{drainWindow, "held", drainWindow, "", 0},
+		{drainWindow, "change", drainWindow, "", 0},
+		{drainWindow, "restart", drainWindow, "", 0},
+		{stopping, "held", stopping, "", 0},
+		{stopping, "change", stopping, "", 0},
+		{stopping, "restart", stopping, "", 0},
+		{killing, "held", killing, "", 0},
+		{killing, "change", killing, "", 0},
+		{killing, "restart", killing, "", 0},
+		{crashStopping, "held", crashStopping, "", 0},
+		{crashStopping, "change", crashStopping, "", 0},
+		{crashStopping, "restart", crashStopping, "", 0},
+		{crashKilling, "held", crashKilling, "", 0},
+		{crashKilling, "change", crashKilling, "", 0},
+		{crashKilling, "restart", crashKilling, "", 0},
+		{backingOff, "held", backingOff, "", 0},
+		{backingOff, "change", backingOff, "", 0},
+		{backingOff, "restart", backingOff, "", 0},
+		{failing, "held", failing, "", 0},
+		{failing, "change", failing, "", 0},
+		{failing, "restart", failing, "", 0},
+		{failKilling, "held", failKilling, "", 0},
+		{failKilling, "change", failKilling, "", 0},
+		{failKilling, "restart", failKilling, "", 0},
+		{finishing, "held", finishing, "", 0},
+		{finishing, "change", finishing, "", 0},
+		{finishing, "restart", finishing, "", 0},
+		{finishKilling, "held", finishKilling, "", 0},
+		{finishKilling, "change", finishKilling, "", 0},
+		{finishKilling, "restart", finishKilling, "", 0},
+
+		{waiting, "exit", waiting, "", 0},
+		{waiting, "stop", ended, "wait stop", 131},
+		{waiting, "other", waiting, "", 0},
+		{waiting, "timer", waiting, "", 0},
+		{waiting, "tick", waiting, "", 0},
+		{waiting, "notify", waiting, "", 0},
+		{waiting, "jobstop", waiting, "kill 50 STOP", 0},
+		{waiting, "cont", waiting, "", 0},
+		{waiting, "continued", waiting, "", 0},
+		{waiting, "held", running, "wait stop; start prev=0 dir=/srv", 0},
+		{waiting, "change", waiting, "", 0},
+		{waiting, "restart", waiting, "", 0},
+
+		{reloading, "exit", running, "start prev=100 dir=/srv", 0},
+		{reloading, "stop", finishing, "leftovers TERM skip=100", 0},
+		{reloading, "other", reloading, "kill -100 HUP", 0},
+		{reloading, "timer", reloadKilling, "kill -100 KILL; kill 100 KILL", 0},
+		{reloading, "tick", reloading, "", 0},
+		{reloading, "notify", reloading, "", 0},
+		{reloading, "jobstop", reloading, "kill -100 STOP; kill 50 STOP", 0},
+		{reloading, "cont", reloading, "kill -100 CONT", 0},
+		{reloading, "continued", reloading, "", 0},
+		{reloading, "held", reloading, "", 0},
+		{reloading, "change", reloading, "", 0},
+		{reloading, "restart", reloading, "", 0},
+
+		{reloadKilling, "exit", running, "start prev=100 dir=/srv", 0},
+		{reloadKilling, "stop", finishing, "leftovers TERM skip=100", 0},
+		{reloadKilling, "other", reloadKilling, "kill -100 HUP", 0},
+		{reloadKilling, "timer", ended, "", 137},
+		{reloadKilling, "tick", reloadKilling, "", 0},
+		{reloadKilling, "notify", reloadKilling, "", 0},
+		{reloadKilling, "jobstop", reloadKilling, "kill -100 STOP; kill 50 STOP", 0},
+		{reloadKilling, "cont", reloadKilling, "kill -100 CONT", 0},
+		{reloadKilling, "continued", reloadKilling, "", 0},
+		{reloadKilling, "held", reloadKilling, "", 0},
+		{reloadKilling, "change", reloadKilling, "", 0},
+		{reloadKilling, "restart", reloadKilling, "", 0},
 	}
 	seen := map[phase]map[string]bool{}
 	for _, tt := range tests {

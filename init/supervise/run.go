@@ -78,6 +78,10 @@ func run(cfg Config, sigs Signals, ops Ops, clock Clock, self int, tick ticker) 
 			}
 		case msg := <-sigs.Notify:
 			m.onNotify(msg)
+		case <-m.waitC:
+			done = m.onWaitDone()
+		case ch := <-sigs.Changes:
+			m.onChange(ch)
 		case <-timer.C:
 			armed = time.Time{}
 			// Timers and the clock may disagree by a hair: a deadline not
