@@ -111,7 +111,7 @@ func TestWaitForSidecarPort(t *testing.T) {
 		t.Logf("tinit_wait_seconds %v", v)
 	}
 	for _, l := range tinitLines(appLog) {
-		t.Logf("tinit: %s", l)
+		t.Logf("log: %s", l)
 	}
 }
 
