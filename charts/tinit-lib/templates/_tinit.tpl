@@ -127,6 +127,7 @@ root context (anything with .Values).
   (list "resources" "map" (dict "requests" (dict "cpu" "10m" "memory" "16Mi") "limits" (dict "memory" "32Mi")))
   (list "probes" "map" dict)
   (list "notify" "map" dict)
+  (list "exitZeroOnStop" "bool" false)
 }}
 {{- $s := fromJson (include "tinit-lib._section" (dict "prefix" "tinit" "in" $in "spec" $top)) }}
 {{- $_ := set $s "image" (fromJson (include "tinit-lib._section" (dict "prefix" "tinit.image" "in" $s.image "spec" (list
@@ -271,6 +272,9 @@ The TINIT_* environment. TINIT_HEALTH_ADDR is always set: the ports and
 probes use the same port. With notify.enabled, TINIT_NOTIFY and
 TINIT_NOTIFY_ACCESS are always set (what runs shows in the pod spec), the
 watchdog and timeout when set; the socket is tinit's default abstract one.
+With exitZeroOnStop, TINIT_REMAP_EXIT maps the stop signals' codes to 0,
+unless extraEnv has a TINIT_REMAP_EXIT of its own, which replaces it (a
+container must not name one variable twice).
 */}}
 {{- define "tinit-lib.env" -}}
 {{- $s := fromJson (include "tinit-lib.settings" .) }}
@@ -341,10 +345,33 @@ watchdog and timeout when set; the socket is tinit's default abstract one.
 - name: TINIT_LOG_FORMAT
   value: {{ . | quote }}
 {{- end }}
+{{- if and $s.exitZeroOnStop (not (include "tinit-lib._hasEnv" (dict "env" $s.extraEnv "name" "TINIT_REMAP_EXIT"))) }}
+- name: TINIT_REMAP_EXIT
+  value: {{ include "tinit-lib._stopExitRemap" . | quote }}
+{{- end }}
 {{- with $s.extraEnv }}
 {{ toYaml . }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+tinit.exitZeroOnStop's TINIT_REMAP_EXIT: 128 + INT, QUIT and TERM, the
+stop signals tinit knows by default, become 0. A native sidecar gets
+SIGTERM when the pod's main containers are done and exits 143, which
+Kubernetes ignores for the pod's phase but tools reading container
+statuses count as a failure. Off by default: the same templates serve app
+containers, whose 143 must stay visible.
+*/}}
+{{- define "tinit-lib._stopExitRemap" -}}130:0,131:0,143:0{{- end }}
+
+{{/*
+"true" when the EnvVar list env has an item named name, "" otherwise
+(a template returns text). Takes a dict: env, name.
+*/}}
+{{- define "tinit-lib._hasEnv" -}}
+{{- $name := .name }}
+{{- range .env }}{{ if eq (toString (get . "name")) $name }}true{{ end }}{{ end }}
 {{- end }}
 
 {{/* The health port. Takes a dict: root, portName. */}}

@@ -91,8 +91,11 @@ The root context tinit-lib's templates are called with, as JSON: its
 under tinit. Takes a dict:
   root  the chart's root context
   for   "app" (inject mode) or "sidecar" (the sidecar's own health port,
-        restart policy and checks, and TINIT_SUBREAPER with a shared
-        process namespace)
+        restart policy and checks, TINIT_SUBREAPER with a shared process
+        namespace, and exitZeroOnStop, off when sidecar.env or
+        tinit.extraEnv has a TINIT_REMAP_EXIT of its own: the user's
+        replaces the chart's, and a container must not name a variable
+        twice)
 checks.appPort (a boolean here) becomes tinit-lib's checks.appPort, the
 port number of the app or the sidecar, or is dropped.
 */}}
@@ -110,6 +113,8 @@ port number of the app or the sidecar, or is dropped.
 {{- if $sc.shareProcessNamespace }}
 {{- $_ := set $t "extraEnv" (prepend ($t.extraEnv | default list) (dict "name" "TINIT_SUBREAPER" "value" "true")) }}
 {{- end }}
+{{- $ownRemap := include "tinit-lib._hasEnv" (dict "env" ($sc.env | default list) "name" "TINIT_REMAP_EXIT") }}
+{{- $_ := set $t "exitZeroOnStop" (and (ne (toString $sc.exitZeroOnStop) "false") (not $ownRemap)) }}
 {{- end }}
 {{- $appPort := ne (toString $checks.appPort) "false" }}
 {{- $_ := unset $checks "appPort" }}

@@ -633,6 +633,105 @@ func TestSidecarMode(t *testing.T) {
 	}
 }
 
+// stopRemap is TINIT_REMAP_EXIT of sidecar.exitZeroOnStop and
+// tinit-lib's tinit.exitZeroOnStop: 128 + INT, QUIT and TERM become 0.
+const stopRemap = "130:0,131:0,143:0"
+
+// checkRemap: c names TINIT_REMAP_EXIT at most once (the API server takes
+// a duplicate and the last one wins, silently), with the value want, or
+// not at all when want is "".
+func checkRemap(t *testing.T, c *corev1.Container, want string) {
+	t.Helper()
+	var got []string
+	for _, e := range c.Env {
+		if e.Name == "TINIT_REMAP_EXIT" {
+			got = append(got, e.Value)
+		}
+	}
+	switch {
+	case len(got) > 1:
+		t.Errorf("container %s: TINIT_REMAP_EXIT named %d times (%q): the user's own must replace the chart's", c.Name, len(got), got)
+	case want == "" && len(got) == 1:
+		t.Errorf("container %s: TINIT_REMAP_EXIT=%q, want it unset", c.Name, got[0])
+	case want != "" && len(got) == 0:
+		t.Errorf("container %s: TINIT_REMAP_EXIT unset, want %q", c.Name, want)
+	case want != "" && got[0] != want:
+		t.Errorf("container %s: TINIT_REMAP_EXIT=%q, want %q", c.Name, got[0], want)
+	}
+}
+
+// TestSidecarExitZeroOnStop: in sidecar mode the sidecar's tinit maps the
+// stop signals' codes to 0 (sidecar.exitZeroOnStop, on by default), so a
+// sidecar ended with its pod shows exit 0 and Completed; off, it shows
+// 143. A TINIT_REMAP_EXIT of the user's own, in sidecar.env or
+// tinit.extraEnv, replaces the chart's. The app container never gets it:
+// in inject mode its 143 must stay visible.
+func TestSidecarExitZeroOnStop(t *testing.T) {
+	sidecar := []string{"--set", "mode=sidecar"}
+	cases := []struct {
+		name    string
+		args    []string
+		sidecar string // the sidecar's TINIT_REMAP_EXIT, "" unset
+		tinit   bool   // the sidecar runs under tinit
+	}{
+		{"on by default in sidecar mode", sidecar, stopRemap, true},
+		{"ci/sidecar-values.yaml", []string{"-f", "ci/sidecar-values.yaml"}, stopRemap, true},
+		{"turned off", append(sidecar, "--set", "sidecar.exitZeroOnStop=false"), "", true},
+		{"the user's own in sidecar.env replaces it", append(sidecar, "--set", "sidecar.env[0].name=TINIT_REMAP_EXIT", "--set", "sidecar.env[0].value=143:0"), "143:0", true},
+		{"the user's own in tinit.extraEnv replaces it", append(sidecar, "--set", "tinit.extraEnv[0].name=TINIT_REMAP_EXIT", "--set", "tinit.extraEnv[0].value=137:0"), "137:0", true},
+		{"the user's own with the key off", append(sidecar, "--set", "sidecar.exitZeroOnStop=false", "--set", "sidecar.env[0].name=TINIT_REMAP_EXIT", "--set", "sidecar.env[0].value=1:0"), "1:0", true},
+		{"the user's own beside the chart's sidecar env (ci/sidecar-values.yaml)", []string{"-f", "ci/sidecar-values.yaml", "--set", "sidecar.env[0].name=TINIT_REMAP_EXIT", "--set", "sidecar.env[0].value=143:0"}, "143:0", true},
+		{"tinit disabled", append(sidecar, "--set", "tinit.enabled=false"), "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := onlyDeployment(t, render(t, tc.args...))
+			pod := &d.Spec.Template.Spec
+			var sc *corev1.Container
+			for i := range pod.InitContainers {
+				if c := &pod.InitContainers[i]; c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+					sc = c
+				}
+			}
+			if sc == nil {
+				t.Fatal("no native sidecar")
+			}
+			if tc.tinit {
+				checkUnderTinit(t, sc, sidecarName, nil)
+			}
+			checkRemap(t, sc, tc.sidecar)
+			for i := range pod.Containers {
+				checkRemap(t, &pod.Containers[i], "")
+			}
+			checkRestricted(t, d)
+		})
+	}
+
+	t.Run("inject mode: the app's 143 stays", func(t *testing.T) {
+		for _, args := range [][]string{nil, {"-f", "ci/inject-values.yaml"}, {"--set", "sidecar.exitZeroOnStop=true"}} {
+			d := onlyDeployment(t, render(t, args...))
+			checkRemap(t, &d.Spec.Template.Spec.Containers[0], "")
+		}
+	})
+
+	// The chart has no tinit.exitZeroOnStop: tinit's values there are the
+	// app's too, and only the sidecar's stop is routine.
+	for _, tc := range []struct{ name, set, want string }{
+		{"no tinit.exitZeroOnStop in the chart", "tinit.exitZeroOnStop=true", "'exitZeroOnStop' not allowed"},
+		{"a string is refused", "sidecar.exitZeroOnStop=yes", "/sidecar/exitZeroOnStop"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, err := helmOut(chartDir, "template", "tinit-test", ".", "--kube-version", kubeVersion, "--set", "mode=sidecar", "--set-string", tc.set)
+			if err == nil {
+				t.Fatalf("--set-string %s rendered:\n%s", tc.set, stdout)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("--set-string %s: the error does not say %q:\n%s", tc.set, tc.want, stderr)
+			}
+		})
+	}
+}
+
 func TestSidecarCIValues(t *testing.T) {
 	d := onlyDeployment(t, render(t, "-f", "ci/sidecar-values.yaml"))
 	pod := &d.Spec.Template.Spec
@@ -733,7 +832,7 @@ func TestNotes(t *testing.T) {
 		{"values.yaml", []string{`["/tinit-bin/tinit","--","nginx","-g","daemon off;"]`, ":9180", "/healthz", "/readyz", "containerStatuses[?(@.name==\"app\")]", ".lastState.terminated.message", "terminationGracePeriodSeconds is 13s"}},
 		{"ci/inject-values.yaml", []string{"port-forward", "9180:9180", "terminationGracePeriodSeconds is 30s", "drain 5s + grace 20s"}},
 		{"disabled-values.yaml", []string{"tinit.enabled is false", "runs\nwithout tinit"}},
-		{"ci/sidecar-values.yaml", []string{"sidecar mode", "initContainerStatuses[?(@.name==\"fluent-bit\")]", "9181:9181", "subreaper", "TINIT_RESTART=on-failure"}},
+		{"ci/sidecar-values.yaml", []string{"sidecar mode", "initContainerStatuses[?(@.name==\"fluent-bit\")]", "9181:9181", "subreaper", "TINIT_RESTART=on-failure", "the sidecar exits 0, not 130, 131 or 143"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {

@@ -287,6 +287,7 @@ func TestLibFailures(t *testing.T) {
 		{[]string{"--set", "tinit.notify.watchdog=30s"}, `tinit.notify.watchdog is "30s" but tinit.notify.enabled is false`},
 		{[]string{"--set", "tinit.notify.enabled=false", "--set", "tinit.notify.timeout=2m"}, `tinit.notify.timeout is "2m" but tinit.notify.enabled is false`},
 		{[]string{"--set", "tinit.notify.enabled=false", "--set", "tinit.notify.access=tree"}, ""}, // the defaults written out: renders
+		{[]string{"--set-string", "tinit.exitZeroOnStop=true"}, "tinit.exitZeroOnStop must be true or false"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.set, " "), func(t *testing.T) {
@@ -744,6 +745,42 @@ func TestLibNotify(t *testing.T) {
 			checkUserOwn(t, pod)
 			c := findContainer(pod.Containers, "shop")
 			checkNotifyEnv(t, c.Name, envMap(t, c), tc.want)
+			checkRestricted(t, d)
+		})
+	}
+}
+
+// TestLibExitZeroOnStop: tinit-lib's tinit.exitZeroOnStop, off by default
+// (its templates serve app containers, whose 143 must stay visible),
+// renders TINIT_REMAP_EXIT for a sidecar that should exit 0 when its pod
+// stops it; a TINIT_REMAP_EXIT in tinit.extraEnv replaces it, so the
+// container never names the variable twice.
+func TestLibExitZeroOnStop(t *testing.T) {
+	dir := userChart(t)
+	on := []string{"--set", "tinit.exitZeroOnStop=true"}
+	own := []string{"--set", "tinit.extraEnv[0].name=TINIT_REMAP_EXIT", "--set", "tinit.extraEnv[0].value=143:0"}
+	cases := []struct {
+		name string
+		args []string
+		want string // TINIT_REMAP_EXIT, "" unset
+	}{
+		{"off by default", nil, ""},
+		{"off, written out", []string{"--set", "tinit.exitZeroOnStop=false"}, ""},
+		{"on", on, stopRemap},
+		{"on, the user's own in extraEnv replaces it", append(append([]string{}, on...), own...), "143:0"},
+		{"off, the user's own in extraEnv", own, "143:0"},
+		{"on, tinit disabled", append(append([]string{}, on...), "--set", "tinit.enabled=false"), ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			lint := append([]string{"lint", "--strict", "."}, tc.args...)
+			if out, err := runHelmIn(dir, lint...); err != nil || !strings.Contains(out, "0 chart(s) failed") {
+				t.Fatalf("helm %s: %v\n%s", strings.Join(lint, " "), err, out)
+			}
+			d := onlyDeployment(t, renderIn(t, dir, tc.args...))
+			pod := &d.Spec.Template.Spec
+			checkUserOwn(t, pod)
+			checkRemap(t, findContainer(pod.Containers, "shop"), tc.want)
 			checkRestricted(t, d)
 		})
 	}

@@ -186,19 +186,64 @@ exec httpd -f -p 8081 -h /www
 	t.Logf("orphan %d gone; tinit_zombies_reaped_total %v -> %v", orphan, before, after)
 }
 
-// TestJobWithSidecar is issue 20's test 3, third part: a Job whose pod
-// template adds a native sidecar under tinit through the tinit-lib
-// includes (testdata/jobchart; charts/tinit renders only Deployments)
-// reaches Complete, its pod Succeeded. The sidecar's own exit code is the
-// issue "Live with the pod's lifecycle"'s: logged, not checked.
+// TestJobWithSidecar is issue 20's test 3, third part, and issue 22's
+// exitZeroOnStop: a Job whose pod template adds a native sidecar under
+// tinit through the tinit-lib includes (testdata/jobchart; charts/tinit
+// renders only Deployments) reaches Complete, its pod Succeeded, with the
+// sidecar's stop either way. When main is done the kubelet stops the
+// sidecar with SIGTERM: with tinit.exitZeroOnStop its tinit maps 143 to
+// 0, and both containers show exit 0 and Completed, as tools reading
+// container statuses expect; without it the sidecar shows 143 (Error),
+// which Kubernetes ignores for a native sidecar, so the Job completes
+// all the same.
 func TestJobWithSidecar(t *testing.T) {
-	ns := env.Namespace(t, "job")
-	const release = "batch"
+	for _, tc := range []struct {
+		name     string
+		on       bool
+		code     int32  // the sidecar's exit code
+		reason   string // and the kubelet's reason for it
+		remapEnv string // the sidecar's TINIT_REMAP_EXIT, "" unset
+	}{
+		{"with exitZeroOnStop the sidecar exits 0, Completed", true, 0, "Completed", "130:0,131:0,143:0"},
+		{"without it the sidecar shows 143, and the job completes", false, 143, "Error", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := env.Namespace(t, map[bool]string{true: "job-exit0", false: "job-143"}[tc.on])
+			pod := runJob(t, ns, "batch", map[string]any{"tinit": map[string]any{"exitZeroOnStop": tc.on, "image": ownTinit(t)}})
+			if got := containerEnv(pod.Spec.InitContainers, "sidecar", "TINIT_REMAP_EXIT"); got != tc.remapEnv {
+				t.Errorf("the sidecar's TINIT_REMAP_EXIT is %q, want %q", got, tc.remapEnv)
+			}
+			for _, c := range []struct {
+				name, reason string
+				code         int32
+			}{{"main", "Completed", 0}, {"sidecar", tc.reason, tc.code}} {
+				st := nodetest.ContainerStatus(pod, c.name)
+				switch {
+				case st == nil || st.State.Terminated == nil:
+					t.Errorf("%s: status %+v, want terminated", c.name, st)
+				case st.State.Terminated.ExitCode != c.code || st.State.Terminated.Reason != c.reason:
+					term := st.State.Terminated
+					t.Errorf("%s: terminated %d/%s (message %q), want %d/%s", c.name, term.ExitCode, term.Reason, strings.TrimSpace(term.Message), c.code, c.reason)
+				default:
+					term := st.State.Terminated
+					t.Logf("%s: terminated %d/%s after %s, message %q", c.name, term.ExitCode, term.Reason,
+						term.FinishedAt.Sub(term.StartedAt.Time).Round(time.Millisecond), strings.TrimSpace(term.Message))
+				}
+			}
+		})
+	}
+}
+
+// runJob installs testdata/jobchart as release with values, waits for the
+// Job to be Complete (helm's --wait-for-jobs), and returns its one pod,
+// which must be Succeeded.
+func runJob(t *testing.T, ns *nodetest.NS, release string, values map[string]any) *corev1.Pod {
+	t.Helper()
 	chart, err := filepath.Abs(filepath.Join("testdata", "jobchart"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns.Install(release, chart, nil, "--wait-for-jobs")
+	ns.Install(release, chart, values, "--wait-for-jobs")
 	job, err := env.Client.BatchV1().Jobs(ns.Name).Get(ns.Ctx, release+"-job", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -220,14 +265,39 @@ func TestJobWithSidecar(t *testing.T) {
 		t.Fatalf("%d pods of the job, want 1", len(pods.Items))
 	}
 	pod := &pods.Items[0]
+	// The pod's phase follows its regular containers; the sidecar's
+	// status may report its end a moment later.
+	nodetest.WaitFor(t, "every container of the job's pod terminated", time.Minute, func() (bool, error) {
+		p, err := ns.Pod(pod.Name)
+		if err != nil {
+			return false, err
+		}
+		pod = p
+		for _, c := range append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
+			if st := nodetest.ContainerStatus(p, c.Name); st == nil || st.State.Terminated == nil {
+				return false, fmt.Errorf("container %s: %+v", c.Name, st)
+			}
+		}
+		return true, nil
+	})
 	if pod.Status.Phase != corev1.PodSucceeded {
 		t.Errorf("the job's pod is %s, want Succeeded", pod.Status.Phase)
 	}
-	sc := nodetest.ContainerStatus(pod, "sidecar")
-	if sc == nil || sc.State.Terminated == nil {
-		t.Logf("sidecar status: %+v", sc)
-	} else {
-		t.Logf("job Complete, pod %s; the sidecar ended %d/%s, message %q", pod.Status.Phase,
-			sc.State.Terminated.ExitCode, sc.State.Terminated.Reason, strings.TrimSpace(sc.State.Terminated.Message))
+	return pod
+}
+
+// containerEnv is the value of the variable name in the env of the named
+// container of cs, "" when unset.
+func containerEnv(cs []corev1.Container, container, name string) string {
+	for _, c := range cs {
+		if c.Name != container {
+			continue
+		}
+		for _, e := range c.Env {
+			if e.Name == name {
+				return e.Value
+			}
+		}
 	}
+	return ""
 }

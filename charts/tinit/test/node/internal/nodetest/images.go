@@ -31,8 +31,9 @@ const (
 	// rest of its applets in /bin, a page in /www. Runs as 65532.
 	HTTPDImage = "tinit-test/httpd:dev"
 	// NginxImage is Debian's nginx with its shared libraries, listening on
-	// 8080 as 65532 (/etc/nginx/nginx.conf, pid and temp files in /tmp),
-	// busybox beside it. Command: NginxCommand.
+	// 8080 as 65532 (/etc/nginx/nginx.conf, pid and temp files in /tmp;
+	// it includes /etc/nginx/conf.d/*.conf), busybox beside it. Command:
+	// NginxCommand.
 	NginxImage = "tinit-test/nginx:dev"
 	// RedisImage is Debian's redis-server with its shared libraries, as
 	// 65532, busybox beside it. Command: RedisCommand.
@@ -366,7 +367,9 @@ func isDynamic(p string) (bool, error) {
 var appEnv = []string{"PATH=/usr/sbin:/usr/bin:/bin"}
 
 // nginxConf serves /www on 8080 as any user: the pid file and every temp
-// path in /tmp, errors to stderr, no access log.
+// path in /tmp, errors to stderr, no access log. Like Debian's own it
+// includes /etc/nginx/conf.d/*.conf (none in the image: a mask that
+// matches nothing is fine), where a test mounts a ConfigMap of servers.
 const nginxConf = `worker_processes 1;
 pid /tmp/nginx.pid;
 error_log stderr notice;
@@ -384,6 +387,7 @@ http {
         root /www;
         location / { }
     }
+    include /etc/nginx/conf.d/*.conf;
 }
 `
 
