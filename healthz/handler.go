@@ -140,11 +140,20 @@ func (h *Handler) notAlive(s Status, now time.Time) string {
 			return fmt.Sprintf("heartbeat %v old, limit %v: event loop stalled", age.Round(time.Millisecond), limit)
 		}
 	}
-	if h.checks != nil && h.checks.cfg.FailAfter > 0 {
+	// The app cannot pass its checks before it runs: while tinit waits for
+	// its --wait-for targets they do not count, and its start period
+	// begins when the wait ends.
+	if h.checks != nil && h.checks.cfg.FailAfter > 0 && s.Phase != phaseWaiting {
 		res := h.checks.Result()
 		// FailingSince may lie ahead, at the end of the start period.
 		if res.Configured && !res.OK && !res.FailingSince.IsZero() {
-			if d := now.Sub(res.FailingSince); d >= h.checks.cfg.FailAfter {
+			since := res.FailingSince
+			if h.wait != nil {
+				if end := h.wait.Result().End; !end.IsZero() && end.Add(h.checks.cfg.StartPeriod).After(since) {
+					since = end.Add(h.checks.cfg.StartPeriod)
+				}
+			}
+			if d := now.Sub(since); d >= h.checks.cfg.FailAfter {
 				return fmt.Sprintf("checks failing for %v, limit %v: %s", d.Round(time.Millisecond), h.checks.cfg.FailAfter, res.Detail)
 			}
 		}

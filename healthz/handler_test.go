@@ -277,3 +277,38 @@ func TestWithWaitLeavesTheOriginalHandlerAlone(t *testing.T) {
 	code, body, _ := do(t, h, "GET", "/readyz")
 	wantAnswer(t, code, body, 503, "main child not running (waiting)")
 }
+
+// An app cannot pass its checks before it runs: while tinit waits for
+// its --wait-for targets, failing checks do not count toward FailAfter,
+// and the count starts (after StartPeriod) when the wait ends.
+func TestChecksCountFromTheWaitsEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		phase    string
+		waitEnd  time.Duration // after t0; 0: still waiting
+		now      time.Duration // after t0
+		wantCode int
+	}{
+		{"waiting an hour", "waiting", 0, time.Hour, 200},
+		{"5s after a wait of an hour", "running", time.Hour, time.Hour + 5*time.Second, 200},
+		{"FailAfter after the wait", "running", time.Hour, time.Hour + 10*time.Second, 503},
+		{"no wait to speak of", "running", time.Millisecond, time.Hour, 503},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := &fakeClock{now: t0}
+			checks := NewChecks(CheckConfig{TCP: []string{"x:1"}, FailAfter: 10 * time.Second}, clock)
+			checks.publish([]string{"connection refused"})
+			w := waitWith(t, []string{"tcp://db:5432"})
+			if tc.waitEnd > 0 {
+				w.res.End = t0.Add(tc.waitEnd)
+			}
+			st := NewState()
+			st.Update(func(s *Status) { s.Phase = tc.phase })
+			clock.now = t0.Add(tc.now)
+			code, body, _ := do(t, NewHandler(st, checks, clock).WithWait(w), "GET", "/healthz")
+			if code != tc.wantCode {
+				t.Errorf("GET /healthz: %d %q, want %d", code, body, tc.wantCode)
+			}
+		})
+	}
+}

@@ -147,8 +147,9 @@ type conf struct {
 	// waitUses and reloadUses name the --wait-* options given, which need
 	// --wait-for, and the --reload-* ones, which need --reload-on.
 	waitUses, reloadUses []string
-	// restartSrc names where --restart-signal came from.
-	restartSrc string
+	// restartSrc and reloadSrc name where --restart-signal and
+	// --reload-signal came from.
+	restartSrc, reloadSrc string
 }
 
 // waitUse notes a --wait-* option given, for the check that --wait-for
@@ -361,6 +362,19 @@ func (c *conf) spanningChecks() {
 		// A stop must stop: turning it into a restart would leave
 		// docker stop and the kubelet nothing but SIGKILL.
 		c.errs = append(c.errs, fmt.Errorf("%s: %s is a stop signal (--stop-signals), so it cannot ask for a restart: want USR1, USR2 or HUP, say", c.restartSrc, signals.Name(sig)))
+	}
+	if sig := s.Reload.Signal; sig != 0 && s.StopSignals[sig] && s.reloadOn.src != "" {
+		// It would stop the child, not reload it, and tinit would count
+		// the death as a crash.
+		c.errs = append(c.errs, fmt.Errorf("%s: %s is a stop signal (--stop-signals): it would stop the child, not reload it: give restart for a graceful restart", c.reloadSrc, signals.Name(sig)))
+	}
+	if sig := s.Reload.RestartSignal; sig != 0 {
+		if _, ok := s.Rewrite[sig]; ok {
+			c.errs = append(c.errs, fmt.Errorf("%s: --rewrite maps %s too, which would never apply: give one", c.restartSrc, signals.Name(sig)))
+		}
+		if s.pdeathsig == sig {
+			c.errs = append(c.errs, fmt.Errorf("%s: %s is also --parent-death-signal: the parent's death would restart the child, not stop it", c.restartSrc, signals.Name(sig)))
+		}
 	}
 	s.Reload.On = s.reloadOn.src != "" || s.Reload.RestartSignal != 0
 	if s.Restart.BackoffMax < s.Restart.Backoff {

@@ -200,6 +200,10 @@ func TestBadInputNamesItsSource(t *testing.T) {
 		{"CONT as --restart-signal", nil, []string{"--restart-signal", "CONT", "a"}, "--restart-signal: SIGCONT is job control"},
 		{"CHLD as --restart-signal", nil, []string{"--restart-signal", "CHLD", "a"}, "--restart-signal: SIGCHLD never reaches"},
 		{"ALRM as --restart-signal with the heartbeat", nil, []string{"--health-addr", ":8081", "--restart-signal", "ALRM", "a"}, "SIGALRM is the heartbeat's tick"},
+		{"a stop signal as --reload-signal", nil, []string{"--reload-on", "/etc", "--reload-signal", "TERM", "a"}, "--reload-signal: SIGTERM is a stop signal"},
+		{"the default --reload-signal when HUP is a stop signal", map[string]string{"TINIT_STOP_SIGNALS": "TERM,HUP"}, []string{"--reload-on", "/etc", "a"}, "--reload-signal (TINIT_RELOAD_SIGNAL), by default: SIGHUP is a stop signal"},
+		{"--restart-signal also rewritten", nil, []string{"--rewrite", "USR2:USR1", "--restart-signal", "USR2", "a"}, "--restart-signal: --rewrite maps SIGUSR2 too"},
+		{"--restart-signal also the parent-death signal", nil, []string{"-p", "USR2", "--restart-signal", "USR2", "a"}, "--restart-signal: SIGUSR2 is also --parent-death-signal"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -376,6 +380,9 @@ func TestPrecedence(t *testing.T) {
 		}},
 		{"--reload-signal USR1", nil, []string{"--reload-on", "/etc", "--reload-signal", "SIGUSR1", "a"}, func(s *settings) bool {
 			return s.Reload == supervise.Reload{On: true, Signal: unix.SIGUSR1}
+		}},
+		{"ALRM as --reload-signal with the heartbeat (tinit sends it)", nil, []string{"--health-addr", ":8081", "--reload-on", "/etc", "--reload-signal", "ALRM", "a"}, func(s *settings) bool {
+			return s.Reload.Signal == unix.SIGALRM && s.Heartbeat > 0
 		}},
 		{"--restart-signal alone", nil, []string{"--restart-signal", "USR2", "a"}, func(s *settings) bool {
 			return s.Reload.On && s.Reload.RestartSignal == unix.SIGUSR2 && s.reloadOn.src == ""

@@ -246,13 +246,24 @@ func run(args []string, sigs *signals.Channels, threads *reservation, stdout, st
 			errorLines(stderr, asJSON, fmt.Errorf("%s: %w", st.reloadOn.src, err))
 			return codeUsage
 		}
-		defer w.Close()
+		defer func() {
+			// A watcher that stopped reading (a failed read of inotify)
+			// says so here at the latest.
+			if err := w.Close(); err != nil {
+				log.Warnf("%s: %v", st.reloadOn.src, err)
+			}
+		}()
 		// One slot: the watcher debounces, and the loop reads at once.
 		changes = make(chan watch.Change, 1)
 		go w.Run(changes)
 		log.WithField("paths", st.reloadOn.vals).Info("watching for changes (--reload-on)")
 	}
 	for _, sig := range sigs.KeptIgnored {
+		if sig == st.Reload.RestartSignal || (sig == st.Reload.Signal && st.reloadOn.src != "") {
+			// The kernel discards it: tinit never sees it, or the child
+			// never hears it.
+			log.WithField("signal", signals.Name(sig)).Warn("ignored when tinit started (nohup): as --restart-signal it never reaches tinit, and as --reload-signal the child does not hear it")
+		}
 		log.WithField("signal", signals.Name(sig)).Debug("ignored when tinit started: it stays ignored for the child and is not forwarded")
 	}
 	// tinit's live heap is a few hundred kB, while every restart and every

@@ -579,13 +579,18 @@ func setReloadSignal(c *conf, in input) {
 	switch {
 	case err != nil:
 		c.bad(in.src, "%v (or restart)", err)
-	case signals.Classify(sig) != signals.Forward, sig == unix.SIGCHLD:
+	case signals.Classify(sig) != signals.Forward:
 		c.bad(in.src, "%s cannot be sent as a reload signal: want a signal the app handles, such as HUP or USR1, or restart", signals.Name(sig))
 	case signals.JobControl(sig) || sig == unix.SIGCONT:
 		c.bad(in.src, "%s is job control (it stops or continues the child), not a reload: want HUP, USR1 or restart, say", signals.Name(sig))
 	default:
 		c.s.Reload.Signal, c.s.Reload.Restart = sig, false
-		c.alarm(sig, in, in.vals[0])
+		// Sent by tinit, never received: the heartbeat does not mind
+		// an ALRM here.
+		c.reloadSrc = in.src
+		if in.from == fromDefault {
+			c.reloadSrc = "--reload-signal (TINIT_RELOAD_SIGNAL), by default"
+		}
 	}
 }
 
@@ -594,7 +599,7 @@ func setRestartSignal(c *conf, in input) {
 	switch {
 	case err != nil:
 		c.bad(in.src, "%v", err)
-	case signals.Classify(sig) != signals.Forward, sig == unix.SIGCHLD:
+	case signals.Classify(sig) != signals.Forward:
 		c.bad(in.src, "%s never reaches tinit's loop, so it cannot ask for a restart: want USR1, USR2 or HUP, say", signals.Name(sig))
 	case signals.JobControl(sig) || sig == unix.SIGCONT:
 		c.bad(in.src, "%s is job control, which tinit passes on to the child: want USR1, USR2 or HUP, say", signals.Name(sig))

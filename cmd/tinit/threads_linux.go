@@ -36,6 +36,9 @@ import (
 //	               reads, the loop's fork/exec (it reads the exec status
 //	               pipe), the stat(2) of the app checks and --wait-for file:
 //	               targets (one gate), an exit-time write. The
+//	               --reload-on's watcher also makes short calls (lstat,
+//	               inotify_add_watch on a replaced directory) that a hung
+//	               mount could hold: a spare covers it.
 //	               health endpoint's sockets and timers go through the
 //	               network poller and hold no thread while they wait.
 //

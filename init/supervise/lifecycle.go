@@ -74,7 +74,7 @@ func (m *machine) onWaitTimer() (done bool) {
 		m.log.Errorf("--wait-for %s", f)
 	}
 	m.code = CodeWaitTimeout
-	m.reason = fmt.Sprintf("--wait-timeout %v ran out: no child started", m.cfg.Wait.Timeout)
+	m.reason = fmt.Sprintf("--wait-timeout %v ran out: no %s started", m.cfg.Wait.Timeout, m.childWord())
 	m.log.Error(m.reason)
 	left, _, _ := m.sweep()
 	return m.finish(left)
@@ -104,7 +104,7 @@ func (m *machine) waitStopped(sig unix.Signal) (done bool) {
 	m.endWait()
 	m.beginStop(sig, m.cfg.Grace, time.Time{})
 	m.code = 128 + int(sig)
-	m.reason = fmt.Sprintf("%s while waiting for --wait-for targets: no child started", signals.Name(sig))
+	m.reason = fmt.Sprintf("%s while waiting for --wait-for targets: no %s started", signals.Name(sig), m.childWord())
 	m.logSignal(logrus.InfoLevel, sig, "stop signal while waiting: no child; exiting")
 	left, _, _ := m.sweep()
 	return m.finish(left)
@@ -120,15 +120,14 @@ func (m *machine) drop(sig unix.Signal, msg string) {
 // onChange is a --reload-on change, debounced by the watcher. It acts on
 // a running child only: a change while none runs (waiting, restarting,
 // stopping) is dropped, since the next child reads the files anyway.
-func (m *machine) onChange(ch watch.Change) {
+func (m *machine) onChange(ch watch.Change) (done bool) {
 	what := strings.Join(ch.What, ", ")
 	if m.phase != running {
 		m.log.WithField("changed", what).Infof("reload: change while the main child is %s: dropped", m.phase)
-		return
+		return false
 	}
 	if m.cfg.Reload.Restart {
-		m.beginRestart(healthz.ReloadCauseFile, "changed", what)
-		return
+		return m.beginRestart(healthz.ReloadCauseFile, "changed", what)
 	}
 	sig := m.cfg.Reload.Signal
 	m.reloads[healthz.ReloadSignal][healthz.ReloadCauseFile]++
@@ -142,16 +141,21 @@ func (m *machine) onChange(ch watch.Change) {
 	default:
 		m.log.WithFields(f).Warnf("reload: %v", err)
 	}
+	return false
 }
 
 // onRestartSignal is --restart-signal received: a graceful restart of a
 // running child. The signal itself never reaches the child.
-func (m *machine) onRestartSignal(sig unix.Signal) {
+func (m *machine) onRestartSignal(sig unix.Signal) (done bool) {
 	if m.phase != running {
-		m.drop(sig, "--restart-signal: the main child is not running: dropped")
-		return
+		if m.child.Pid == 0 {
+			m.drop(sig, "--restart-signal: no child runs: dropped")
+		} else {
+			m.logSignal(logrus.InfoLevel, sig, "--restart-signal: the main child is "+m.phase.String()+": dropped")
+		}
+		return false
 	}
-	m.beginRestart(healthz.ReloadCauseSignal, "received", signals.Name(sig))
+	return m.beginRestart(healthz.ReloadCauseSignal, "received", signals.Name(sig))
 }
 
 // beginRestart restarts the running main child gracefully: SIGTERM, after
@@ -159,7 +163,18 @@ func (m *machine) onRestartSignal(sig unix.Signal) {
 // after --grace. Its exit starts the next child at once once the group is
 // empty, with no backoff and whatever --restart says; readiness is off
 // meanwhile (publish), and --drain does not apply: the app asked for it.
-func (m *machine) beginRestart(cause int, key, why string) {
+func (m *machine) beginRestart(cause int, key, why string) (done bool) {
+	// Reap first, as for a stop signal: a child that exited before the
+	// request is a crash, judged by --restart, not a restart asked for.
+	// A restart due at once waits in backingOff (stopPending), so that
+	// the request does not meet the next child.
+	m.stopPending = true
+	done = m.onChild()
+	m.stopPending = false
+	if done || m.phase != running {
+		m.log.WithField(key, why).Info("restart: the main child had exited already: not restarted for this")
+		return done
+	}
 	m.reloads[healthz.ReloadRestart][cause]++
 	to := m.cfg.Rewrite.Apply(unix.SIGTERM)
 	f := logrus.Fields{key: why, "signal": "SIGTERM", "group": m.child.Pid, "grace": m.cfg.Grace.String()}
@@ -174,6 +189,7 @@ func (m *machine) beginRestart(cause int, key, why string) {
 	}
 	m.free = true
 	m.to(reloading, m.clock.Now().Add(m.cfg.Grace))
+	return false
 }
 
 // killRestarting is the restarting child's grace period over.
@@ -195,21 +211,48 @@ func (m *machine) restartedExit(now time.Time, status string) (done bool) {
 	return m.stopGeneration(now)
 }
 
-// restartStopped is a stop signal during a graceful restart: as during a
-// backoff, tinit ends with 128+N and starts no child. The child that is
-// stopping already had its SIGTERM and keeps its SIGKILL deadline.
+// restartStopped is a stop signal while restarting with no child
+// (crashStopping, crashKilling, backingOff): tinit ends with 128+N and
+// starts no child; a crashed group keeps its SIGKILL deadline.
 func (m *machine) restartStopped(sig unix.Signal) (done bool) {
 	due := time.Time{}
-	if m.phase == reloading || m.phase == crashStopping {
+	if m.phase == crashStopping {
 		due = m.deadline
 	}
 	m.beginStop(sig, m.cfg.Grace, due)
 	m.code = 128 + int(sig)
 	m.reason = fmt.Sprintf("%s while restarting the main child", signals.Name(sig))
 	m.logSignal(logrus.InfoLevel, sig, "stop signal while restarting: no new child; exiting")
-	if m.waitC != nil {
-		m.endWait()
-	}
 	left, _, _ := m.sweep()
 	return m.finish(left)
+}
+
+// stopRestart is a stop signal during a graceful restart, once forwarded
+// (a received signal always is): the stopping child is stopping for
+// good. No next child starts; tinit ends with 128+N when the child's
+// group is gone, with the SIGKILL that was due, as in stopping and
+// killing.
+func (m *machine) stopRestart(sig unix.Signal) {
+	m.stopCode = 128 + int(sig)
+	m.free = false
+	m.logSignal(logrus.InfoLevel, sig, "stop signal while restarting: no new child; exiting once the main child is gone")
+	if m.phase == reloading {
+		m.beginStop(sig, m.cfg.Grace, m.deadline)
+		m.to(stopping, m.killAt)
+		return
+	}
+	// reloadKilling: the group had SIGKILL; KillWait runs on.
+	m.beginStop(sig, m.cfg.Grace, time.Time{})
+	if m.killBy.IsZero() {
+		m.killBy = m.deadline
+	}
+	m.to(killing, m.killBy)
+}
+
+// childWord is "child" before the first start and "new child" after.
+func (m *machine) childWord() string {
+	if m.group == 0 {
+		return "child"
+	}
+	return "new child"
 }

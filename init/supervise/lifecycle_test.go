@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tinit/tinit/healthz"
+	"github.com/tinit/tinit/init/proc"
 	"github.com/tinit/tinit/init/watch"
 	"github.com/tinit/tinit/signals"
 )
@@ -152,5 +153,85 @@ func TestPublishedWhileWaitingAndRestarting(t *testing.T) {
 	h.m.publish()
 	if s := h.m.cfg.Status.Snapshot(); s.Phase != "restarting" || !s.Stopping || !s.ReloadOn {
 		t.Errorf("restarting: phase %q, stopping %v, reload on %v", s.Phase, s.Stopping, s.ReloadOn)
+	}
+}
+
+// A restart asked for while the child's exit is pending meets the exit
+// first: a crash is judged by --restart, never turned into a free restart.
+func TestRestartRequestReapsFirst(t *testing.T) {
+	t.Run("--restart never: the crash ends tinit", func(t *testing.T) {
+		h := newHarness(t, 50)
+		h.ops.exit(100, 3)
+		if !h.m.onSignal(testRestartSignal) {
+			t.Fatal("not done: the crashed child was restarted")
+		}
+		h.want(ended, "")
+		if code := h.m.result().Code; code != 3 {
+			t.Errorf("exit %d, want the child's 3", code)
+		}
+	})
+	t.Run("--backoff 0: the restart is the crash's, counted", func(t *testing.T) {
+		h := newHarness(t, 50, restartOnFailure, reloadByRestart, func(c *Config) { c.Restart.Backoff = 0 })
+		h.ops.exit(100, 3)
+		h.m.onChange(watch.Change{What: []string{"/etc/app: written"}})
+		h.want(backingOff, "kill -100 TERM") // the crashed generation's stop
+		h.advance()
+		h.want(running, "start prev=100 dir=/srv")
+		if h.m.restarts != 1 || h.m.reloads[healthz.ReloadRestart][healthz.ReloadCauseFile] != 0 {
+			t.Errorf("restarts %d, reloads %d: want the crash's restart, no reload", h.m.restarts, h.m.reloads[healthz.ReloadRestart][healthz.ReloadCauseFile])
+		}
+	})
+}
+
+// A stop signal during a graceful restart is forwarded, starts nothing,
+// and ends tinit with 128+N once the child is gone.
+func TestStopDuringGracefulRestart(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		opts  []func(*Config)
+		sent  string // the restart's stop, then the forwarded QUIT
+		phase phase
+		kill  bool // the grace period was over first: SIGKILL sent
+	}{
+		{"process group", nil, "kill -100 TERM; kill -100 QUIT", stopping, false},
+		{"--single-child", []func(*Config){singleChild}, "kill 100 TERM; kill 100 QUIT", stopping, false},
+		{"after the restart's SIGKILL", nil, "kill -100 TERM; kill -100 KILL; kill 100 KILL; kill -100 QUIT", killing, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, 50, tt.opts...)
+			h.m.onSignal(testRestartSignal)
+			if tt.kill {
+				h.advance()
+			}
+			h.m.onSignal(unix.SIGQUIT)
+			h.want(tt.phase, tt.sent)
+			h.ops.exit(100, 0)
+			if !h.m.onChild() {
+				t.Fatal("not done once the child is gone")
+			}
+			h.want(ended, "")
+			if code := h.m.result().Code; code != 131 {
+				t.Errorf("exit %d, want 131", code)
+			}
+		})
+	}
+}
+
+// A graceful restart whose start the kernel refuses backs off without
+// counting that attempt; the retry counts as a restart like any other.
+func TestGracefulRestartStartFails(t *testing.T) {
+	h := newHarness(t, 50, func(c *Config) { c.Restart.MaxRestarts = 1 })
+	h.m.onSignal(testRestartSignal)
+	h.ops.startErr = &proc.StartError{Program: "app", Code: proc.CodeNoResources, Err: unix.EAGAIN}
+	h.ops.exit(100, 0)
+	h.m.onChild()
+	h.want(backingOff, "kill -100 TERM; start prev=100 dir=/srv")
+	if h.m.restarts != 0 || h.m.bo.limitReached(h.clock.now) {
+		t.Fatalf("restarts %d, limit reached %v: the failed free attempt counted", h.m.restarts, h.m.bo.limitReached(h.clock.now))
+	}
+	h.advance()
+	h.want(running, "start prev=100 dir=/srv")
+	if h.m.restarts != 1 {
+		t.Errorf("restarts %d, want 1 for the retry", h.m.restarts)
 	}
 }

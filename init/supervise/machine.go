@@ -136,6 +136,9 @@ type machine struct {
 	// stopPending: a stop signal is being handled; a restart it meets
 	// must not start a child. Set only for the length of one onSignal.
 	stopPending bool
+	// stopCode is the code a stop signal during a graceful restart ends
+	// tinit with (128+N), whatever the stopping child's own; 0: none.
+	stopCode int
 
 	code   int    // the child's code, before ExitMap
 	reason string // why tinit ends
@@ -190,19 +193,20 @@ func (m *machine) start() (done bool) {
 	if m.needsWait() {
 		return m.beginWait()
 	}
-	m.waited = false
 	c, err := m.ops.Start(proc.Spec{Argv: m.cfg.Argv, Env: m.cfg.Env, Dir: m.cfg.Dir, PrevGroup: m.group})
 	restart := m.group != 0 // a child started before this one
-	if restart && !m.free {
+	free := m.free
+	m.free = false
+	if restart && !free {
 		// A failed attempt counts too: it is what --max-restarts bounds.
 		// A graceful restart (--reload-on, --restart-signal) is asked
 		// for, not a crash: it counts nowhere.
 		m.restarts++
 	}
-	m.free = false
 	if err != nil {
-		return m.startFailed(err, restart)
+		return m.startFailed(err, restart, free)
 	}
+	m.waited = false
 	m.child, m.group, m.started = c, c.Pid, m.clock.Now()
 	// The new group's number was free, so any group remembered under it
 	// is long gone (one that crashKilling gave up on, say): forget it, or
@@ -234,7 +238,7 @@ func (m *machine) start() (done bool) {
 // may work a moment later. On the first start there is nothing to keep
 // up yet, and tinit exits 1, as tini and dumb-init do when fork fails.
 // Either way, processes tinit inherited are drained.
-func (m *machine) startFailed(err error, restart bool) (done bool) {
+func (m *machine) startFailed(err error, restart, free bool) (done bool) {
 	m.code = proc.CodeNotExecutable
 	var se *proc.StartError
 	if errors.As(err, &se) {
@@ -247,7 +251,12 @@ func (m *machine) startFailed(err error, restart bool) (done bool) {
 			// At least minRetry even with --backoff 0: a kernel out of
 			// pids is not helped by trying again at once, and a spin
 			// would take the CPU the rest of the container needs.
-			d := max(m.bo.schedule(now, 0), minRetry)
+			d := minRetry
+			if !free {
+				// A graceful restart's failed attempt is not counted (the
+				// retry is, as a restart like any other).
+				d = max(m.bo.schedule(now, 0), minRetry)
+			}
 			m.restartAt = now.Add(d)
 			m.log.WithFields(logrus.Fields{"restarts": m.restarts, "delay": d.String()}).
 				Warnf("%v: trying again after the backoff (--restart %s)", err, m.cfg.Restart.Policy)
@@ -358,6 +367,9 @@ func (m *machine) mainExited(ws unix.WaitStatus, left bool) (done bool) {
 	switch {
 	case m.stopSig != 0:
 		m.reason = fmt.Sprintf("main child %s after %s", status, signals.Name(m.stopSig))
+		if m.stopCode != 0 {
+			m.code = m.stopCode
+		}
 		m.held = nil // nobody to hear them now
 		return m.finish(left)
 	case m.phase == reloading || m.phase == reloadKilling:
@@ -414,6 +426,9 @@ func (m *machine) stopGeneration(now time.Time) (done bool) {
 		msg := "stopping the crashed child's group; restarting once it is empty, SIGKILL after the grace period"
 		if !had.IsZero() {
 			msg = "the crashed child's group had SIGTERM already; restarting once it is empty, SIGKILL after the grace period"
+		}
+		if m.free {
+			msg = "restart: the main child's group is still there; starting the next child once it is empty, SIGKILL after the grace period"
 		}
 		grace := deadline.Sub(now).Round(time.Millisecond)
 		m.log.WithFields(logrus.Fields{"signal": "SIGTERM", "group": m.group, "grace": grace.String()}).Info(msg)
@@ -738,8 +753,7 @@ func (m *machine) onSignal(sig unix.Signal) (done bool) {
 	// --restart-signal is tinit's own: it never reaches the child, so
 	// no --rewrite applies.
 	if sig == m.cfg.Reload.RestartSignal {
-		m.onRestartSignal(sig)
-		return false
+		return m.onRestartSignal(sig)
 	}
 	// A signal rewritten to 0 is gone before anything looks at it: it
 	// stops nothing and starts no timer.
@@ -811,11 +825,10 @@ func (m *machine) onSignal(sig unix.Signal) (done bool) {
 		// signal a meaning of its own. Only the deadline kills.
 		m.forward(sig)
 	case reloading, reloadKilling:
-		if !stop {
-			m.forward(sig)
-			return false
+		m.forward(sig)
+		if stop {
+			m.stopRestart(sig)
 		}
-		return m.restartStopped(sig)
 	case crashStopping, crashKilling, backingOff:
 		if !stop {
 			m.drop(sig, "not forwarded: restarting, there is no child")

@@ -261,7 +261,7 @@ func TestTransitions(t *testing.T) {
 		{waiting, "restart", waiting, "", 0},
 
 		{reloading, "exit", running, "start prev=100 dir=/srv", 0},
-		{reloading, "stop", finishing, "leftovers TERM skip=100", 0},
+		{reloading, "stop", stopping, "kill -100 QUIT", 0},
 		{reloading, "other", reloading, "kill -100 HUP", 0},
 		{reloading, "timer", reloadKilling, "kill -100 KILL; kill 100 KILL", 0},
 		{reloading, "tick", reloading, "", 0},
@@ -274,7 +274,7 @@ func TestTransitions(t *testing.T) {
 		{reloading, "restart", reloading, "", 0},
 
 		{reloadKilling, "exit", running, "start prev=100 dir=/srv", 0},
-		{reloadKilling, "stop", finishing, "leftovers TERM skip=100", 0},
+		{reloadKilling, "stop", killing, "kill -100 QUIT", 0},
 		{reloadKilling, "other", reloadKilling, "kill -100 HUP", 0},
 		{reloadKilling, "timer", ended, "", 137},
 		{reloadKilling, "tick", reloadKilling, "", 0},

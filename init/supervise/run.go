@@ -81,7 +81,7 @@ func run(cfg Config, sigs Signals, ops Ops, clock Clock, self int, tick ticker) 
 		case <-m.waitC:
 			done = m.onWaitDone()
 		case ch := <-sigs.Changes:
-			m.onChange(ch)
+			done = m.onChange(ch)
 		case <-timer.C:
 			armed = time.Time{}
 			// Timers and the clock may disagree by a hair: a deadline not
