@@ -117,10 +117,11 @@
 //	waiting        - (orphans reaped)       finishing, 128+N,       drop        timeout: finishing,     sweep
 //	                                       no child ever           (counted)   124; else a progress
 //	                                                                           line
-//	reloading      group empty: start at   finishing, 128+N        forward     SIGKILL group,          sweep
-//	               once, else crashStopping                                    reloadKilling
+//	reloading      group empty: start at   forward; stopping,      forward     SIGKILL group,          sweep
+//	               once, else crashStopping 128+N when it exits                reloadKilling
 //	               (no backoff, not counted)
-//	reloadKilling  as reloading's          finishing, 128+N        forward     give up: 137            sweep
+//	reloadKilling  as reloading's          forward; killing,       forward     give up: 137            sweep
+//	                                       128+N when it exits
 //
 // The lifecycle events, in every phase (TestTransitions has their
 // rows): "held" (every --wait-for target has held) starts the child in
@@ -134,6 +135,8 @@
 // restart counts neither as a restart nor against --max-restarts, waits
 // for no backoff, and waits for --wait-for again only with
 // --wait-on-restart; readiness is off while it runs (Stopping).
+// Before it acts, a restart request reaps, as a stop signal does: a
+// child that had exited is a crash, judged by --restart.
 // Every "start" above enters waiting first when --wait-for targets are
 // set and the start is the first, or any with --wait-on-restart. A
 // signal dropped for want of a child (waiting, restarting, backing off)
