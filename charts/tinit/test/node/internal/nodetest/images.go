@@ -257,11 +257,29 @@ func (img *Image) WriteCached(dir string) (string, error) {
 	if st, err := os.Stat(p); err == nil && st.Size() == int64(len(data)) {
 		return p, nil
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	// A temporary file of its own: the node package and the injector
+	// package run side by side and may write the same image at once
+	// (each rename is atomic, and the last one wins with the same bytes).
+	f, err := os.CreateTemp(dir, base+"-*.tar.tmp")
+	if err != nil {
 		return "", err
 	}
-	return p, os.Rename(tmp, p)
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("write image %s: %w", p, err)
+	}
+	return p, nil
 }
 
 // HostFile is the file at path on this machine, at the same path in the

@@ -222,3 +222,25 @@ func sticky(mode int64) os.FileMode {
 	}
 	return 0
 }
+
+// The node package and the injector package run side by side and may
+// write the same image to the cache at once: both must get the file.
+func TestWriteCachedSideBySide(t *testing.T) {
+	dir := t.TempDir()
+	img := &Image{Ref: "tinit-test/x:dev", Files: []File{{Path: "/x", Mode: 0o755, Data: []byte("x")}}, Entrypoint: []string{"/x"}}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := img.WriteCached(dir)
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*.tmp")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
