@@ -10,8 +10,6 @@ package main_test
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -215,30 +213,6 @@ func TestReloadDebounceDefaultsToOneSecondAfterTheLastChange(t *testing.T) {
 	}
 }
 
-// reloadNginxConf is an nginx master with two workers answering the
-// config's version and the worker's pid, everything but the config in
-// work (%[1]s); notices on stderr say which signals the master got.
-const reloadNginxConf = `daemon off;
-master_process on;
-worker_processes 2;
-user root;
-pid %[1]s/nginx.pid;
-error_log stderr notice;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path %[1]s/body;
-	proxy_temp_path %[1]s/proxy;
-	fastcgi_temp_path %[1]s/fastcgi;
-	uwsgi_temp_path %[1]s/uwsgi;
-	scgi_temp_path %[1]s/scgi;
-	server {
-		listen 127.0.0.1:%[2]d;
-		location / { return 200 "%[3]s $pid\n"; }
-	}
-}
-`
-
 func TestReloadOnUnderNginx(t *testing.T) {
 	requireNamespace(t)
 	nginx, err := exec.LookPath("nginx")
@@ -263,7 +237,7 @@ func TestReloadOnUnderNginx(t *testing.T) {
 			conf, work := t.TempDir(), t.TempDir()
 			port, health := freePort(t), freePort(t)
 			version := func(v string) map[string]string {
-				return map[string]string{"nginx.conf": fmt.Sprintf(reloadNginxConf, work, port, v)}
+				return map[string]string{"nginx.conf": nginxConf(work, port, v+" ")}
 			}
 			if err := watchtest.AtomicInit(conf, version("v1")); err != nil {
 				t.Fatal(err)
@@ -272,34 +246,17 @@ func TestReloadOnUnderNginx(t *testing.T) {
 				"--reload-on", conf, "--reload-debounce", reloadDebounce.String(), "--grace", "5s"}, tt.flags...),
 				"--", nginx, "-p", work, "-c", filepath.Join(conf, "nginx.conf"))
 			r := startTinit(t, nil, args...)
-			client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 			// served is the version answering GET /, or "".
 			served := func() string {
-				resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-				if err != nil {
-					return ""
-				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				if f := strings.Fields(string(b)); resp.StatusCode == 200 && len(f) == 2 {
+				if f := strings.Fields(nginxAnswer(port)); len(f) == 2 {
 					return f[0]
 				}
 				return ""
 			}
-			// generation is the master (tinit's main child) and its
-			// workers, once it has both.
-			generation := func() (master int, workers []int) {
-				for _, k := range children(r.tinitPid()) {
-					if w := children(k); len(w) == 2 && alive(k) {
-						return k, w
-					}
-				}
-				return 0, nil
-			}
 			var master int
 			var workers []int
 			if !waitFor(15*time.Second, func() bool {
-				master, workers = generation()
+				master, workers = nginxGeneration(r.tinitPid())
 				return master != 0 && served() == "v1"
 			}) {
 				t.Fatalf("nginx did not serve v1 with a master and 2 workers within 15s; stderr:\n%s", r.stderr)
@@ -325,7 +282,7 @@ func TestReloadOnUnderNginx(t *testing.T) {
 			}) {
 				t.Fatalf("the old workers %v of %v are still alive 15s after v2 was served", left, workers)
 			}
-			newMaster, _ := generation()
+			newMaster, _ := nginxGeneration(r.tinitPid())
 			switch {
 			case tt.restart && alive(master):
 				t.Fatalf("the old master %d is still alive after the restart", master)

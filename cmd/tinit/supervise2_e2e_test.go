@@ -190,17 +190,20 @@ func TestStopSignalRewrittenToZeroStopsNothing(t *testing.T) {
 	}
 }
 
-// nginxConf is a master with two workers, everything inside dir; each
-// worker answers with its own pid (as seen in its PID namespace).
-const nginxConf = `daemon off;
+// nginxConf is an nginx master with two workers, everything but the
+// config itself inside dir; each worker answers GET / with prefix and its
+// own pid (as seen in its PID namespace), and notices on stderr say which
+// signals the master got.
+func nginxConf(dir string, port int, prefix string) string {
+	return fmt.Sprintf(`daemon off;
 master_process on;
 worker_processes 2;
 user root;
 pid %[1]s/nginx.pid;
-error_log stderr;
+error_log stderr notice;
 events { worker_connections 64; }
 http {
-	access_log %[1]s/access.log;
+	access_log off;
 	client_body_temp_path %[1]s/body;
 	proxy_temp_path %[1]s/proxy;
 	fastcgi_temp_path %[1]s/fastcgi;
@@ -208,10 +211,38 @@ http {
 	scgi_temp_path %[1]s/scgi;
 	server {
 		listen 127.0.0.1:%[2]d;
-		location / { return 200 "$pid\n"; }
+		location / { return 200 "%[3]s$pid\n"; }
 	}
 }
-`
+`, dir, port, prefix)
+}
+
+// nginxAnswer is the body of a 200 answer to GET / on port, trimmed, or
+// "" when there is none.
+func nginxAnswer(port int) string {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// nginxGeneration is the nginx master among parent's children and its
+// two workers, once it has both.
+func nginxGeneration(parent int) (master int, workers []int) {
+	for _, k := range children(parent) {
+		if w := children(k); len(w) == 2 && alive(k) {
+			return k, w
+		}
+	}
+	return 0, nil
+}
 
 // Item 3: a crash restart starts a clean generation.
 func TestCrashRestartStartsACleanGeneration(t *testing.T) {
@@ -222,41 +253,20 @@ func TestCrashRestartStartsACleanGeneration(t *testing.T) {
 	}
 	dir := t.TempDir()
 	port := freePort(t)
-	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(fmt.Sprintf(nginxConf, dir, port)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(nginxConf(dir, port, "")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := startTinit(t, nil, "--restart", "on-failure", "--grace", "3s", "--",
 		nginx, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	// answer is the namespace pid of the worker that served a GET /, or 0.
 	answer := func() int {
-		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-		if err != nil {
-			return 0
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		if resp.StatusCode != 200 {
-			return 0
-		}
+		n, _ := strconv.Atoi(nginxAnswer(port))
 		return n
-	}
-	// generation is the main child (the master) and its workers, once it
-	// has both.
-	generation := func() (master int, workers []int) {
-		kids := children(r.tinitPid())
-		for _, k := range kids {
-			if w := children(k); len(w) == 2 && procState(k) != "Z" {
-				return k, w
-			}
-		}
-		return 0, nil
 	}
 	var master int
 	var workers []int
 	if !waitFor(10*time.Second, func() bool {
-		master, workers = generation()
+		master, workers = nginxGeneration(r.tinitPid())
 		return master != 0 && answer() != 0
 	}) {
 		t.Fatalf("nginx did not serve with a master and 2 workers within 10s; stderr: %s", r.stderr)
@@ -273,7 +283,7 @@ func TestCrashRestartStartsACleanGeneration(t *testing.T) {
 				return false
 			}
 		}
-		newMaster, newWorkers = generation()
+		newMaster, newWorkers = nginxGeneration(r.tinitPid())
 		if newMaster == 0 || newMaster == master {
 			return false
 		}
