@@ -98,6 +98,16 @@ func wantSeries(t *testing.T, got scraped, want map[string]float64, absent ...st
 	}
 }
 
+// wantFamily checks that family name has exactly the series in want,
+// with their values.
+func wantFamily(t *testing.T, got scraped, name string, want map[string]float64) {
+	t.Helper()
+	wantSeries(t, got, want)
+	if n := countSeries(got, name); n != len(want) {
+		t.Errorf("%d series of %s, want %d", n, name, len(want))
+	}
+}
+
 // countSeries is how many series of family name got has.
 func countSeries(got scraped, name string) int {
 	n := 0
@@ -257,10 +267,7 @@ func TestBuildInfo(t *testing.T) {
 				h = h.WithBuild(*tc.build)
 			}
 			got := scrapeHandler(t, h)
-			wantSeries(t, got, tc.want)
-			if n := countSeries(got, name); n != len(tc.want) {
-				t.Errorf("%d series of %s, want %d", n, name, len(tc.want))
-			}
+			wantFamily(t, got, name, tc.want)
 		})
 	}
 }
@@ -323,10 +330,7 @@ func TestCheckUpIsOneSeriesPerCheck(t *testing.T) {
 				}
 			}
 			got := scrapeHandler(t, NewHandler(NewState(), checks, &fakeClock{now: t0}))
-			wantSeries(t, got, tc.want)
-			if n := countSeries(got, name); n != len(tc.want) {
-				t.Errorf("%d series of %s, want %d", n, name, len(tc.want))
-			}
+			wantFamily(t, got, name, tc.want)
 		})
 	}
 }
@@ -421,10 +425,7 @@ func TestDroppedSignalsAreOneSeriesPerSignal(t *testing.T) {
 			st := NewState()
 			st.Update(tc.update)
 			got := scrape(t, &fakeClock{now: t0}, st)
-			wantSeries(t, got, tc.want)
-			if n := countSeries(got, name); n != len(tc.want) {
-				t.Errorf("%d series of %s, want %d", n, name, len(tc.want))
-			}
+			wantFamily(t, got, name, tc.want)
 		})
 	}
 }
@@ -457,10 +458,7 @@ func TestReloadsHaveAllFourSeriesOnceConfigured(t *testing.T) {
 			st := NewState()
 			st.Update(tc.update)
 			got := scrape(t, &fakeClock{now: t0}, st)
-			wantSeries(t, got, tc.want)
-			if n := countSeries(got, name); n != len(tc.want) {
-				t.Errorf("%d series of %s, want %d", n, name, len(tc.want))
-			}
+			wantFamily(t, got, name, tc.want)
 		})
 	}
 }

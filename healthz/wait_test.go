@@ -151,21 +151,8 @@ func wantNotDone(t *testing.T, done <-chan struct{}, why string) {
 	}
 }
 
-// closedAddr is a loopback address nothing listens on, free to listen on
-// later.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 func TestWaitForATCPPortThatOpensLater(t *testing.T) {
-	addr := closedAddr(t)
+	addr := closedPort(t)
 	target := "tcp://" + addr
 	w := newTestWait(t, "/", target)
 	done := w.Start()
@@ -287,7 +274,7 @@ func TestFailingNamesEachTargetNotHeldInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	refused := "tcp://" + closedAddr(t)
+	refused := "tcp://" + closedPort(t)
 	open := "tcp://" + l.Addr().String()
 	w := newTestWait(t, dir, refused, "file:missing", open, srv.URL+"/slow", refused)
 	w.attempt = 100 * time.Millisecond
@@ -337,7 +324,7 @@ func TestStopEndsTheRoundsGoroutines(t *testing.T) {
 	defer close(hung)
 	before := waitGoroutines()
 	slow := srv.URL + "/"
-	w := newTestWait(t, t.TempDir(), "tcp://"+closedAddr(t), "file:missing", slow)
+	w := newTestWait(t, t.TempDir(), "tcp://"+closedPort(t), "file:missing", slow)
 	w.attempt = time.Hour // the http attempt is in progress when Stop comes
 	done := w.Start()
 	eventually(t, w, "three goroutines trying", func() bool { return waitGoroutines() >= before+3 })
