@@ -248,8 +248,44 @@ func TestProgramThatCannotRun(t *testing.T) {
 	}
 }
 
-func TestUsageErrorStartsNoChild(t *testing.T) {
+// wantUsageError runs tinit with env and args before a PROGRAM that
+// would leave a mark, and wants a usage error: exit 2, one line for the
+// one problem (beside the hint to try --help) naming each of names, and
+// no child run.
+func wantUsageError(t *testing.T, env, args []string, names ...string) {
+	t.Helper()
 	marker := filepath.Join(t.TempDir(), "ran")
+	r := startTinit(t, env, append(args, "--", "/bin/sh", "-c", "touch "+marker)...)
+	if code := r.exitCode(10 * time.Second); code != 2 {
+		t.Fatalf("exit %d, want 2; stderr:\n%s", code, r.stderr)
+	}
+	msg := usageProblems(r.stderr.String())
+	if len(msg) != 1 {
+		t.Fatalf("stderr %q: want one line for the one problem (and the hint to try --help)", r.stderr)
+	}
+	for _, n := range names {
+		if !strings.Contains(msg[0], n) {
+			t.Errorf("stderr %q does not name %q", msg[0], n)
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the child ran despite the usage error")
+	}
+}
+
+// usageProblems is stderr's lines less the hint to try --help, which
+// follows every usage error.
+func usageProblems(stderr string) []string {
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if !strings.Contains(line, "tinit --help") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func TestUsageErrorStartsNoChild(t *testing.T) {
 	tests := []struct {
 		name string
 		env  []string
@@ -262,19 +298,7 @@ func TestUsageErrorStartsNoChild(t *testing.T) {
 		{"bad tini variable", []string{"TINI_VERBOSITY=x"}, nil, "TINI_VERBOSITY"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := append(tt.args, "--", "/bin/sh", "-c", "touch "+marker)
-			r := startTinit(t, tt.env, args...)
-			if got := r.exitCode(10 * time.Second); got != 2 {
-				t.Fatalf("exit %d, want 2", got)
-			}
-			if !strings.Contains(r.stderr.String(), tt.want) {
-				t.Errorf("stderr %q does not name %q", r.stderr, tt.want)
-			}
-			if _, err := os.Stat(marker); err == nil {
-				t.Fatal("the child ran despite the usage error")
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantUsageError(t, tt.env, tt.args, tt.want) })
 	}
 	t.Run("no PROGRAM", func(t *testing.T) {
 		r := startTinit(t, nil)

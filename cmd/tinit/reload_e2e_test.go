@@ -455,23 +455,7 @@ func TestReloadAndRestartSignalValues(t *testing.T) {
 	}
 	for _, tt := range refused {
 		t.Run(tt.name+" is exit 2, one line, no child", func(t *testing.T) {
-			marker := filepath.Join(t.TempDir(), "ran")
-			r := startTinit(t, tt.env, append(tt.args, "--", "/bin/sh", "-c", "touch "+marker)...)
-			if code := r.exitCode(10 * time.Second); code != 2 {
-				t.Fatalf("exit %d, want 2; stderr:\n%s", code, r.stderr)
-			}
-			msg := usageProblems(r.stderr.String())
-			if len(msg) != 1 {
-				t.Fatalf("stderr %q: want one line for the one problem (and the hint to try --help)", r.stderr)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(msg[0], w) {
-					t.Errorf("stderr %q does not name %q", msg[0], w)
-				}
-			}
-			if _, err := os.Stat(marker); err == nil {
-				t.Fatal("the child ran despite the usage error")
-			}
+			wantUsageError(t, tt.env, tt.args, tt.want...)
 		})
 	}
 	accepted := []struct {

@@ -112,18 +112,6 @@ func listen(t *testing.T, network, addr string) {
 	t.Cleanup(func() { l.Close() })
 }
 
-// usageProblems returns the lines of a usage error's stderr but the hint
-// to try --help that closes it.
-func usageProblems(stderr string) []string {
-	var out []string
-	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
-		if !strings.Contains(line, "tinit --help") {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
 // failingLine returns the line of stderr that names target together with
 // reason, or "".
 func failingLine(stderr, target, reason string) string {
@@ -405,18 +393,7 @@ func TestHTTPSIsRefusedAtStart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+" with an https URL is exit 2, one line naming it", func(t *testing.T) {
-			marker := filepath.Join(t.TempDir(), "ran")
-			r := startTinit(t, tt.env, append(tt.args, "--", "/bin/sh", "-c", "touch "+marker)...)
-			if code := r.exitCode(10 * time.Second); code != 2 {
-				t.Fatalf("exit %d, want 2; stderr:\n%s", code, r.stderr)
-			}
-			msg := usageProblems(r.stderr.String())
-			if len(msg) != 1 || !strings.Contains(msg[0], url) || !strings.Contains(msg[0], "TLS") || !strings.Contains(msg[0], tt.via) {
-				t.Errorf("stderr %q: want one line naming %s, %s and TLS", r.stderr, tt.via, url)
-			}
-			if _, err := os.Stat(marker); err == nil {
-				t.Fatal("the child ran")
-			}
+			wantUsageError(t, tt.env, tt.args, tt.via, url, "TLS")
 		})
 	}
 }
