@@ -99,17 +99,6 @@ func (m *machine) endWait() {
 	m.cfg.Wait.Targets.Stop()
 }
 
-// waitStopped is a stop signal while waiting: no child ever starts.
-func (m *machine) waitStopped(sig unix.Signal) (done bool) {
-	m.endWait()
-	m.beginStop(sig, m.cfg.Grace, time.Time{})
-	m.code = 128 + int(sig)
-	m.reason = fmt.Sprintf("%s while waiting for --wait-for targets: no %s started", signals.Name(sig), m.childWord())
-	m.logSignal(logrus.InfoLevel, sig, "stop signal while waiting: no child; exiting")
-	left, _, _ := m.sweep()
-	return m.finish(left)
-}
-
 // drop is a signal that has no child to go to (restarting, backing off,
 // waiting): counted, logged at debug.
 func (m *machine) drop(sig unix.Signal, msg string) {
@@ -211,18 +200,25 @@ func (m *machine) restartedExit(now time.Time, status string) (done bool) {
 	return m.stopGeneration(now)
 }
 
-// restartStopped is a stop signal while restarting with no child
-// (crashStopping, crashKilling, backingOff): tinit ends with 128+N and
-// starts no child; a crashed group keeps its SIGKILL deadline.
-func (m *machine) restartStopped(sig unix.Signal) (done bool) {
+// stopWithoutChild is a stop signal while no child runs (crashStopping,
+// crashKilling, backingOff, waiting): tinit ends with 128+N and starts
+// no child; a crashed group keeps its SIGKILL deadline.
+func (m *machine) stopWithoutChild(sig unix.Signal) (done bool) {
 	due := time.Time{}
-	if m.phase == crashStopping {
+	reason := fmt.Sprintf("%s while restarting the main child", signals.Name(sig))
+	msg := "stop signal while restarting: no new child; exiting"
+	switch m.phase {
+	case crashStopping:
 		due = m.deadline
+	case waiting:
+		m.endWait()
+		reason = fmt.Sprintf("%s while waiting for --wait-for targets: no %s started", signals.Name(sig), m.childWord())
+		msg = "stop signal while waiting: no child; exiting"
 	}
 	m.beginStop(sig, m.cfg.Grace, due)
 	m.code = 128 + int(sig)
-	m.reason = fmt.Sprintf("%s while restarting the main child", signals.Name(sig))
-	m.logSignal(logrus.InfoLevel, sig, "stop signal while restarting: no new child; exiting")
+	m.reason = reason
+	m.logSignal(logrus.InfoLevel, sig, msg)
 	left, _, _ := m.sweep()
 	return m.finish(left)
 }

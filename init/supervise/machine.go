@@ -829,18 +829,12 @@ func (m *machine) onSignal(sig unix.Signal) (done bool) {
 		if stop {
 			m.stopRestart(sig)
 		}
-	case crashStopping, crashKilling, backingOff:
+	case crashStopping, crashKilling, backingOff, waiting:
 		if !stop {
-			m.drop(sig, "not forwarded: restarting, there is no child")
+			m.drop(sig, "not forwarded: there is no child (restarting, backing off or waiting)")
 			return false
 		}
-		return m.restartStopped(sig)
-	case waiting:
-		if !stop {
-			m.drop(sig, "not forwarded: waiting for --wait-for targets, there is no child")
-			return false
-		}
-		return m.waitStopped(sig)
+		return m.stopWithoutChild(sig)
 	case finishing, finishKilling:
 		m.logSignal(logrus.DebugLevel, sig, "not forwarded: the main child is gone")
 	}
