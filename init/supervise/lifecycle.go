@@ -140,7 +140,7 @@ func (m *machine) onRestartSignal(sig unix.Signal) (done bool) {
 		if m.child.Pid == 0 {
 			m.drop(sig, "--restart-signal: no child runs: dropped")
 		} else {
-			m.logSignal(logrus.InfoLevel, sig, "--restart-signal: the main child is "+m.phase.String()+": dropped")
+			m.logSignal(logrus.InfoLevel, sig, "--restart-signal: the main child is stopping, failing or restarting already: dropped")
 		}
 		return false
 	}
