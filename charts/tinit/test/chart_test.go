@@ -1056,20 +1056,7 @@ func TestNotifyFailures(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"template", "tinit-test", ".", "--kube-version", kubeVersion}, tc.args...)
-			stdout, stderr, err := helmOut(chartDir, args...)
-			if err == nil {
-				t.Fatalf("helm %s succeeded, want a failure:\n%s", strings.Join(args, " "), stdout)
-			}
-			var exitErr *exec.ExitError
-			if !errors.As(err, &exitErr) {
-				t.Fatalf("helm did not run: %v\n%s", err, stderr)
-			}
-			if strings.TrimSpace(stdout) != "" {
-				t.Errorf("a failed render printed manifests:\n%s", stdout)
-			}
-			if !strings.Contains(stderr, tc.want) {
-				t.Errorf("error does not say %q:\n%s", tc.want, stderr)
-			}
+			stderr := wantRenderRefused(t, chartDir, args, tc.want)
 			if strings.HasPrefix(tc.want, "tinit") {
 				for _, line := range strings.Split(stderr, "\n") {
 					if strings.Contains(line, tc.want) && !strings.HasSuffix(line, "unset") {
@@ -1079,4 +1066,26 @@ func TestNotifyFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wantRenderRefused runs helm with args in the chart at dir and wants it
+// to refuse: helm ran and failed, printed no manifest, and said want. It
+// returns helm's stderr.
+func wantRenderRefused(t *testing.T, dir string, args []string, want string) string {
+	t.Helper()
+	stdout, stderr, err := helmOut(dir, args...)
+	if err == nil {
+		t.Fatalf("helm %s succeeded, want a failure:\n%s", strings.Join(args, " "), stdout)
+	}
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) {
+		t.Fatalf("helm did not run: %v\n%s", err, stderr)
+	}
+	if strings.TrimSpace(stdout) != "" {
+		t.Errorf("a failed render printed manifests:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, want) {
+		t.Errorf("error does not say %q:\n%s", want, stderr)
+	}
+	return stderr
 }

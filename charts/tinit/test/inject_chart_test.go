@@ -14,7 +14,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -1229,20 +1228,7 @@ func TestInjectFailures(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"template", injRelease, ".", "--namespace", injNS, "--kube-version", kubeVersion}, tc.args...)
-			stdout, stderr, err := helmOut(injectChartDir(), args...)
-			if err == nil {
-				t.Fatalf("helm %s succeeded, want a failure:\n%s", strings.Join(args, " "), stdout)
-			}
-			var exitErr *exec.ExitError
-			if !errors.As(err, &exitErr) {
-				t.Fatalf("helm did not run: %v\n%s", err, stderr)
-			}
-			if strings.TrimSpace(stdout) != "" {
-				t.Errorf("a failed render printed manifests:\n%s", stdout)
-			}
-			if !strings.Contains(stderr, tc.want) {
-				t.Errorf("error does not say %q:\n%s", tc.want, stderr)
-			}
+			wantRenderRefused(t, injectChartDir(), args, tc.want)
 		})
 	}
 }
