@@ -812,18 +812,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 // a temporary copy of the chart wraps it in a named template and prints it
 // through a one-key YAML document.
 func TestNotes(t *testing.T) {
-	dir := t.TempDir()
-	copyTree(t, chartDir, dir, "test")
-	notes, err := os.ReadFile(filepath.Join(dir, "templates", "NOTES.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapped := "{{- define \"notes.check\" -}}\n" + string(notes) + "{{- end }}\n"
-	write(t, filepath.Join(dir, "templates", "_notes_check.tpl"), wrapped)
-	write(t, filepath.Join(dir, "templates", "notes-check.yaml"), "notes: {{ include \"notes.check\" . | toJson }}\n")
-	if err := os.Remove(filepath.Join(dir, "templates", "NOTES.txt")); err != nil {
-		t.Fatal(err)
-	}
+	dir := notesChart(t, chartDir, "test")
 	write(t, filepath.Join(dir, "disabled-values.yaml"), "tinit:\n  enabled: false\n")
 	cases := []struct {
 		file string
@@ -836,30 +825,7 @@ func TestNotes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
-			cmd := exec.Command(helmBin, "template", "tinit-test", ".", "-n", "apps", "--kube-version", kubeVersion, "-f", tc.file, "--show-only", "templates/notes-check.yaml")
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), helmEnv...)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("rendering NOTES.txt: %v\n%s%s", err, stderr.String(), out)
-			}
-			js, err := yaml.YAMLToJSONStrict(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var doc struct {
-				Notes string `json:"notes"`
-			}
-			if err := json.Unmarshal(js, &doc); err != nil {
-				t.Fatal(err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(doc.Notes, w) {
-					t.Errorf("NOTES.txt lacks %q:\n%s", w, doc.Notes)
-				}
-			}
+			checkNotes(t, dir, []string{"template", "tinit-test", ".", "-n", "apps", "--kube-version", kubeVersion, "-f", tc.file}, tc.want)
 		})
 	}
 }
@@ -1088,4 +1054,49 @@ func wantRenderRefused(t *testing.T, dir string, args []string, want string) str
 		t.Errorf("error does not say %q:\n%s", want, stderr)
 	}
 	return stderr
+}
+
+// notesChart copies the chart at src (less skip) to a temporary directory
+// with NOTES.txt, which helm template skips, wrapped in a named template
+// that templates/notes-check.yaml prints as one YAML key.
+func notesChart(t *testing.T, src, skip string) string {
+	t.Helper()
+	dir := t.TempDir()
+	copyTree(t, src, dir, skip)
+	notes, err := os.ReadFile(filepath.Join(dir, "templates", "NOTES.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "templates", "_notes_check.tpl"), "{{- define \"notes.check\" -}}\n"+string(notes)+"{{- end }}\n")
+	write(t, filepath.Join(dir, "templates", "notes-check.yaml"), "notes: {{ include \"notes.check\" . | toJson }}\n")
+	if err := os.Remove(filepath.Join(dir, "templates", "NOTES.txt")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// checkNotes renders the NOTES.txt of a notesChart at dir with helm's
+// args and wants each of want in it.
+func checkNotes(t *testing.T, dir string, args, want []string) {
+	t.Helper()
+	args = append(args, "--show-only", "templates/notes-check.yaml")
+	out, stderr, err := helmOut(dir, args...)
+	if err != nil {
+		t.Fatalf("rendering NOTES.txt: %v\n%s%s", err, stderr, out)
+	}
+	js, err := yaml.YAMLToJSONStrict([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Notes string `json:"notes"`
+	}
+	if err := json.Unmarshal(js, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		if !strings.Contains(doc.Notes, w) {
+			t.Errorf("NOTES.txt lacks %q:\n%s", w, doc.Notes)
+		}
+	}
 }

@@ -1236,17 +1236,7 @@ func TestInjectFailures(t *testing.T) {
 // TestInjectNotes renders NOTES.txt (which helm template skips), as
 // TestNotes does for charts/tinit.
 func TestInjectNotes(t *testing.T) {
-	dir := t.TempDir()
-	copyTree(t, injectChartDir(), dir, "")
-	notes, err := os.ReadFile(filepath.Join(dir, "templates", "NOTES.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	write(t, filepath.Join(dir, "templates", "_notes_check.tpl"), "{{- define \"notes.check\" -}}\n"+string(notes)+"{{- end }}\n")
-	write(t, filepath.Join(dir, "templates", "notes-check.yaml"), "notes: {{ include \"notes.check\" . | toJson }}\n")
-	if err := os.Remove(filepath.Join(dir, "templates", "NOTES.txt")); err != nil {
-		t.Fatal(err)
-	}
+	dir := notesChart(t, injectChartDir(), "")
 	cases := []struct {
 		args []string
 		want []string
@@ -1258,26 +1248,7 @@ func TestInjectNotes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			args := append([]string{"template", injRelease, ".", "-n", injNS, "--kube-version", kubeVersion, "--show-only", "templates/notes-check.yaml"}, tc.args...)
-			out, stderr, err := helmOut(dir, args...)
-			if err != nil {
-				t.Fatalf("rendering NOTES.txt: %v\n%s%s", err, stderr, out)
-			}
-			js, err := yaml.YAMLToJSONStrict([]byte(out))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var doc struct {
-				Notes string `json:"notes"`
-			}
-			if err := json.Unmarshal(js, &doc); err != nil {
-				t.Fatal(err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(doc.Notes, w) {
-					t.Errorf("NOTES.txt lacks %q:\n%s", w, doc.Notes)
-				}
-			}
+			checkNotes(t, dir, append([]string{"template", injRelease, ".", "-n", injNS, "--kube-version", kubeVersion}, tc.args...), tc.want)
 		})
 	}
 }

@@ -122,11 +122,7 @@ func userChart(t *testing.T) string {
 func TestUserChart(t *testing.T) {
 	dir := userChart(t)
 	for _, args := range [][]string{nil, {"--set", "tinit.enabled=false"}} {
-		lint := append([]string{"lint", "--strict", "."}, args...)
-		out, err := runHelmIn(dir, lint...)
-		if err != nil || !strings.Contains(out, "0 chart(s) failed") {
-			t.Fatalf("helm %s: %v\n%s", strings.Join(lint, " "), err, out)
-		}
+		lintUserChart(t, dir, args...)
 	}
 
 	t.Run("on", func(t *testing.T) {
@@ -168,6 +164,16 @@ func TestUserChart(t *testing.T) {
 		}
 		checkRestricted(t, d)
 	})
+}
+
+// lintUserChart wants helm lint --strict clean on the chart at dir with
+// args.
+func lintUserChart(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	lint := append([]string{"lint", "--strict", "."}, args...)
+	if out, err := runHelmIn(dir, lint...); err != nil || !strings.Contains(out, "0 chart(s) failed") {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(lint, " "), err, out)
+	}
 }
 
 // checkUserOwn: the user chart's own init container, env, port, volume and
@@ -736,10 +742,7 @@ func TestLibNotify(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			lint := append([]string{"lint", "--strict", "."}, tc.args...)
-			if out, err := runHelmIn(dir, lint...); err != nil || !strings.Contains(out, "0 chart(s) failed") {
-				t.Fatalf("helm %s: %v\n%s", strings.Join(lint, " "), err, out)
-			}
+			lintUserChart(t, dir, tc.args...)
 			d := onlyDeployment(t, renderIn(t, dir, tc.args...))
 			pod := &d.Spec.Template.Spec
 			checkUserOwn(t, pod)
@@ -773,10 +776,7 @@ func TestLibExitZeroOnStop(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			lint := append([]string{"lint", "--strict", "."}, tc.args...)
-			if out, err := runHelmIn(dir, lint...); err != nil || !strings.Contains(out, "0 chart(s) failed") {
-				t.Fatalf("helm %s: %v\n%s", strings.Join(lint, " "), err, out)
-			}
+			lintUserChart(t, dir, tc.args...)
 			d := onlyDeployment(t, renderIn(t, dir, tc.args...))
 			pod := &d.Spec.Template.Spec
 			checkUserOwn(t, pod)
